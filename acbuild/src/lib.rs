@@ -1,0 +1,5 @@
+//! acbuild: KDL recipe → plan → ELF trace → deterministic ACI → signature.
+//!
+//! The binary (`src/main.rs`) is a thin shell over [`cli`]; the work lives in the modules below.
+
+pub mod cli;

@@ -1,0 +1,10 @@
+//! The App Container (appc) specification 0.8.11 as a library.
+//!
+//! Names, labels, manifests and their validation, the ACI archive format (reading and deterministic
+//! writing), image IDs, OpenPGP signatures and trust policy. No CLI, no printing, no global state:
+//! another runtime or builder can stand on this crate.
+
+pub mod atomic_file;
+pub mod image_id;
+
+pub use image_id::ImageId;
