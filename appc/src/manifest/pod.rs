@@ -497,3 +497,279 @@ impl Serialize for PodManifest {
         st.end()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "sha512-8d3fffddf79e9a232ffd19f9ccaa4d6b37a6a243dbe0f23137b108a043d9da13121a9b505c804956b22e93c7f93969f4a7ba8ddea45bf4aab0bebc8f814e0990";
+
+    fn base() -> Value {
+        json!({
+            "acKind": "PodManifest",
+            "acVersion": "0.8.11",
+            "apps": [
+                {"name": "web", "image": {"name": "example.com/web", "id": ID},
+                 "app": {"exec": ["/bin/web"], "user": "0", "group": "0"},
+                 "readOnlyRootFS": true,
+                 "mounts": [{"volume": "data", "path": "/data"}],
+                 "annotations": [{"name": "foo", "value": "bar"}]},
+                {"name": "db", "image": {"id": ID, "labels": [{"name": "version", "value": "1"}]},
+                 "mounts": [{"volume": "scratch", "path": "/tmp/s",
+                             "appVolume": {"name": "scratch", "kind": "empty"}}]}
+            ],
+            "volumes": [
+                {"name": "data", "kind": "host", "source": "/srv/data", "readOnly": true, "recursive": false},
+                {"name": "cache", "kind": "empty", "mode": "0700", "uid": 1, "gid": 2}
+            ],
+            "isolators": [{"name": "resource/memory", "value": {"limit": "4G"}},
+                          {"name": "os/unix/sysctl", "value": {"net.ipv4.ip_forward": "1"}}],
+            "annotations": [{"name": "ip-address", "value": "10.1.2.3"}],
+            "ports": [{"name": "http", "hostPort": 8080, "hostIP": "127.0.0.1",
+                       "podPort": {"name": "http", "protocol": "tcp", "port": 80}}],
+            "userAnnotations": {"k": "v"},
+            "userLabels": {"l": "w"}
+        })
+    }
+
+    fn set(mut v: Value, pointer: &str, new: Value) -> Value {
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        match v.pointer_mut(parent).unwrap() {
+            Value::Object(m) => {
+                m.insert(key.to_owned(), new);
+            }
+            Value::Array(a) => {
+                let i: usize = key.parse().unwrap();
+                if i < a.len() { a[i] = new } else { a.push(new) }
+            }
+            _ => panic!("{pointer}"),
+        }
+        v
+    }
+
+    fn remove(mut v: Value, pointer: &str) -> Value {
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        if let Value::Object(m) = v.pointer_mut(parent).unwrap() {
+            m.remove(key);
+        }
+        v
+    }
+
+    fn parse(v: &Value) -> Result<PodManifest, Errors> {
+        PodManifest::from_json(&serde_json::to_vec(v).unwrap())
+    }
+
+    fn rejected_at(v: Value, path: &str) {
+        let errs = parse(&v).expect_err(&format!("must reject {v}"));
+        assert!(
+            errs.has_path(path),
+            "expected an error at {path:?}, got:\n{errs}"
+        );
+    }
+
+    #[test]
+    fn base_pod_is_valid_and_reified() {
+        let p = parse(&base()).unwrap();
+        assert!(p.validate().is_ok());
+        assert!(p.check_reified().is_ok());
+        assert_eq!(p.apps[0].name.as_str(), "web");
+        assert!(matches!(
+            p.volumes[1].kind,
+            VolumeKind::Empty { uid: Some(1), .. }
+        ));
+    }
+
+    #[test]
+    fn kind_and_version() {
+        rejected_at(set(base(), "/acKind", json!("ImageManifest")), "acKind");
+        rejected_at(remove(base(), "/acVersion"), "acVersion");
+    }
+
+    #[test]
+    fn p1_duplicate_app_and_volume_names() {
+        let dup = json!({"name": "web", "image": {"id": ID}});
+        rejected_at(set(base(), "/apps/2", dup), "apps[2].name");
+        let vol = json!({"name": "data", "kind": "empty"});
+        rejected_at(set(base(), "/volumes/2", vol), "volumes[2].name");
+    }
+
+    #[test]
+    fn p2_p3_app_names() {
+        rejected_at(set(base(), "/apps/0/name", json!("App1")), "apps[0].name");
+        rejected_at(
+            set(base(), "/apps/0/name", json!("example.com/app1")),
+            "apps[0].name",
+        );
+        rejected_at(remove(base(), "/apps/0/name"), "apps[0].name");
+    }
+
+    #[test]
+    fn p3_template_without_image_id_parses_but_is_not_reified() {
+        let p = parse(&remove(base(), "/apps/1/image/id")).unwrap();
+        let errs = p.check_reified().unwrap_err();
+        assert_eq!(
+            errs.to_string(),
+            "apps[1].image.id: is required to run the pod"
+        );
+    }
+
+    #[test]
+    fn p4_image_id_must_be_sha512() {
+        rejected_at(
+            set(base(), "/apps/0/image/id", json!("sha256-abcd")),
+            "apps[0].image.id",
+        );
+    }
+
+    #[test]
+    fn p5_app_override_validated_like_an_image_app() {
+        rejected_at(remove(base(), "/apps/0/app/user"), "apps[0].app.user");
+        let unknown = json!([{"name": "example.com/x", "value": 1}]);
+        assert!(
+            parse(&set(base(), "/apps/0/app/isolators", unknown)).is_ok(),
+            "unknown isolators are kept"
+        );
+    }
+
+    #[test]
+    fn p6_mounts() {
+        rejected_at(
+            set(base(), "/apps/0/mounts/0/volume", json!("nope")),
+            "apps[0].mounts[0].volume",
+        );
+        rejected_at(
+            remove(base(), "/apps/0/mounts/0/path"),
+            "apps[0].mounts[0].path",
+        );
+        rejected_at(
+            set(base(), "/apps/0/mounts/0/path", json!("data")),
+            "apps[0].mounts[0].path",
+        );
+    }
+
+    #[test]
+    fn p7_volume_kinds() {
+        rejected_at(
+            set(base(), "/volumes/0/kind", json!("tmpfs")),
+            "volumes[0].kind",
+        );
+        rejected_at(remove(base(), "/volumes/0/kind"), "volumes[0].kind");
+        rejected_at(remove(base(), "/volumes/0/source"), "volumes[0].source");
+        rejected_at(
+            set(base(), "/volumes/0/source", json!("srv")),
+            "volumes[0].source",
+        );
+        rejected_at(
+            set(base(), "/volumes/0/mode", json!("0755")),
+            "volumes[0].mode",
+        );
+        rejected_at(set(base(), "/volumes/0/uid", json!(0)), "volumes[0].uid");
+        rejected_at(
+            set(base(), "/volumes/1/source", json!("/x")),
+            "volumes[1].source",
+        );
+    }
+
+    #[test]
+    fn p8_empty_volume_mode_and_ids() {
+        rejected_at(
+            set(base(), "/volumes/1/mode", json!("rwx")),
+            "volumes[1].mode",
+        );
+        rejected_at(set(base(), "/volumes/1/uid", json!(-5)), "volumes[1].uid");
+        rejected_at(set(base(), "/volumes/1/gid", json!(-5)), "volumes[1].gid");
+    }
+
+    #[test]
+    fn p9_p10_exposed_ports() {
+        rejected_at(
+            set(base(), "/ports/0/hostPort", json!(0)),
+            "ports[0].hostPort",
+        );
+        rejected_at(
+            set(base(), "/ports/0/hostPort", json!(70000)),
+            "ports[0].hostPort",
+        );
+        rejected_at(
+            set(base(), "/ports/0/hostIP", json!("not-an-ip")),
+            "ports[0].hostIP",
+        );
+        assert!(parse(&set(base(), "/ports/0/hostIP", json!("::1"))).is_ok());
+        rejected_at(
+            set(base(), "/ports/0/podPort/port", json!(0)),
+            "ports[0].podPort.port",
+        );
+        let dup = json!({"name": "http", "hostPort": 8081});
+        rejected_at(set(base(), "/ports/1", dup), "ports[1].name");
+    }
+
+    #[test]
+    fn p11_pod_isolators() {
+        let unknown = json!({"name": "example.com/x", "value": {}});
+        assert!(parse(&set(base(), "/isolators/2", unknown)).is_ok());
+        let sysctl = json!({"name": "os/unix/sysctl", "value": {"a.b": "1"}});
+        rejected_at(set(base(), "/isolators/2", sysctl), "isolators[2].name");
+        rejected_at(
+            set(base(), "/isolators/1/value/net.ipv4.ip_forward", json!(1)),
+            "isolators[1].value.net.ipv4.ip_forward",
+        );
+    }
+
+    #[test]
+    fn annotations_and_labels_inside_apps() {
+        rejected_at(
+            set(
+                base(),
+                "/annotations/1",
+                json!({"name": "ip-address", "value": "x"}),
+            ),
+            "annotations[1].name",
+        );
+        rejected_at(
+            set(base(), "/apps/0/annotations/0/name", json!("Foo")),
+            "apps[0].annotations[0].name",
+        );
+        rejected_at(
+            set(
+                base(),
+                "/apps/1/image/labels/1",
+                json!({"name": "version", "value": "2"}),
+            ),
+            "apps[1].image.labels[1].name",
+        );
+    }
+
+    #[test]
+    fn round_trips_deterministically() {
+        let p = parse(&base()).unwrap();
+        let out = p.to_json_pretty();
+        assert!(!String::from_utf8(out.clone()).unwrap().contains("null"));
+        let again = PodManifest::from_json(&out).unwrap();
+        assert_eq!(again, p);
+        assert_eq!(again.to_json_pretty(), out);
+    }
+
+    #[test]
+    fn validate_checks_pods_built_in_code() {
+        let mut p = PodManifest::new();
+        p.apps.push(RuntimeApp {
+            name: AcName::new("a").unwrap(),
+            image: RuntimeImage {
+                name: None,
+                id: None,
+                labels: Labels::default(),
+            },
+            app: None,
+            read_only_root_fs: false,
+            mounts: vec![Mount {
+                volume: AcName::new("v").unwrap(),
+                path: "/v".into(),
+                app_volume: None,
+            }],
+            annotations: Annotations::default(),
+        });
+        let errs = p.validate().unwrap_err();
+        assert!(errs.has_path("apps[0].mounts[0].volume"), "{errs}");
+    }
+}
