@@ -31,7 +31,10 @@ fn pod_template_example_is_valid_but_not_reified() {
     let pod = PodManifest::from_json(&bytes).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pod.ac_version.as_str(), "0.3.0");
     let errs = pod.check_reified().unwrap_err();
-    assert!(errs.has_path("apps[1].image.id") && errs.has_path("apps[2].image.id"), "{errs}");
+    assert!(
+        errs.has_path("apps[1].image.id") && errs.has_path("apps[2].image.id"),
+        "{errs}"
+    );
 }
 
 /// examples/image.json is valid except for one placeholder: its dependency's `imageID` is the
@@ -60,7 +63,10 @@ fn image_example_is_valid_but_for_its_placeholder_image_id() {
 
 #[test]
 fn kind_detect_reads_ac_kind_case_insensitively() {
-    assert_eq!(Kind::detect(br#"{"ACKIND":"PodManifest"}"#), Some(Kind::PodManifest));
+    assert_eq!(
+        Kind::detect(br#"{"ACKIND":"PodManifest"}"#),
+        Some(Kind::PodManifest)
+    );
     assert_eq!(Kind::detect(br#"{"acKind":"imagemanifest"}"#), None);
     assert_eq!(Kind::detect(br#"{"name":"x"}"#), None);
     assert_eq!(Kind::detect(b"not json"), None);
