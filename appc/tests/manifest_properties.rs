@@ -220,3 +220,11 @@ proptest! {
         check_pod(&serde_json::to_vec(&v).unwrap());
     }
 }
+
+/// Found by the mutation property: opaque isolator values must keep floats bit-exact.
+#[test]
+fn unknown_isolator_floats_round_trip_exactly() {
+    let mut v = image_seed();
+    v["app"]["isolators"][9]["value"] = json!({"x": [5.915858609081133e-215, 0.1, 1e300]});
+    check_image(&serde_json::to_vec(&v).unwrap());
+}
