@@ -299,10 +299,9 @@ impl App {
         let user_labels = o
             .field(d, "userLabels", decode::string_map)
             .unwrap_or_default();
-        let (user, group) = (user?, group?);
-        if !d.clean_since(m) {
-            return None;
-        }
+        // Built even when parts failed (with "" or empty stand-ins), so the rules still run on
+        // the rest; findings about the stand-ins are dropped by `Decoder::into_errors`.
+        let (user, group) = (user.unwrap_or_default(), group.unwrap_or_default());
         let app = App {
             exec,
             event_handlers,
@@ -318,7 +317,7 @@ impl App {
             user_labels,
         };
         app.check_own(path, &mut d.errors);
-        Some(app)
+        d.clean_since(m).then_some(app)
     }
 }
 

@@ -7,8 +7,12 @@
 //! - two keys of one object that differ only in case are an error (Go keeps the last one, but
 //!   `serde_json` has already sorted the object, so "last" is lost — and such input is hostile anyway);
 //! - `null` means absent, as Go's zero value does;
-//! - a struct decodes to `Some` only when nothing under it failed to decode; its own cross-field
-//!   rules (`check_own`) then run immediately, so independent parts of a document all get checked.
+//! - a struct decodes to `Some` only when nothing under it failed to decode, but its own
+//!   cross-field rules (`check_own`) run right away, on stand-ins ("" or empty lists) for what
+//!   failed, so independent parts of a document all get checked; findings at or under a path that
+//!   failed to decode are then dropped (`Decoder::into_errors`);
+//! - a list with an item that could not be decoded at all counts as empty for those rules, so no
+//!   finding ever names a shifted index.
 
 use crate::name::{AcIdentifier, AcName};
 use crate::validation::{Error, index, join};
@@ -20,6 +24,9 @@ use std::collections::BTreeMap;
 pub(crate) struct Decoder {
     pub(crate) errors: Vec<Error>,
     failures: usize,
+    /// Paths that failed to decode: rule checks run on partly decoded structs (with benign
+    /// stand-ins for what failed), and [`Decoder::into_errors`] drops their findings under these.
+    failed_paths: Vec<String>,
 }
 
 /// A position in the failure count, to ask "did anything under this struct fail to decode?".
@@ -29,7 +36,30 @@ pub(crate) struct Mark(usize);
 impl Decoder {
     pub(crate) fn fail(&mut self, path: &str, message: impl Into<String>) {
         self.failures += 1;
+        self.failed_paths.push(path.to_owned());
         self.errors.push(Error::new(path, message));
+    }
+
+    /// All errors, minus rule findings at or under a path that already failed to decode
+    /// (they would only describe the stand-in value).
+    pub(crate) fn into_errors(self) -> Vec<Error> {
+        let failed = self.failed_paths;
+        let under = |p: &str, f: &str| {
+            p == f || (p.starts_with(f) && matches!(p.as_bytes().get(f.len()), Some(b'.' | b'[')))
+        };
+        let mut decode_failures = failed.clone();
+        self.errors
+            .into_iter()
+            .filter(|e| {
+                // A decode failure is kept (once per recorded failure); a rule finding only when
+                // it is not about something that failed to decode.
+                if let Some(i) = decode_failures.iter().position(|f| *f == e.path) {
+                    decode_failures.swap_remove(i);
+                    return true;
+                }
+                !failed.iter().any(|f| under(&e.path, f))
+            })
+            .collect()
     }
 
     pub(crate) fn mark(&self) -> Mark {
@@ -126,15 +156,27 @@ impl<'a> Object<'a> {
         }
     }
 
-    /// Decodes an optional list; absent gives an empty list.
+    /// Decodes an optional list; absent gives an empty list, and so does a list with an item
+    /// that could not be decoded at all, so rules over the list never see shifted indices.
     pub(crate) fn list<T>(
         &self,
         d: &mut Decoder,
         key: &str,
-        f: impl FnMut(&mut Decoder, &'a Value, &str) -> Option<T>,
+        mut f: impl FnMut(&mut Decoder, &'a Value, &str) -> Option<T>,
     ) -> Vec<T> {
-        self.field(d, key, |d, v, p| array(d, v, p, f))
-            .unwrap_or_default()
+        let mut dropped = false;
+        let list = self.field(d, key, |d, v, p| {
+            array(d, v, p, |d, v, p| {
+                let item = f(d, v, p);
+                dropped |= item.is_none();
+                item
+            })
+        });
+        if dropped {
+            Vec::new()
+        } else {
+            list.unwrap_or_default()
+        }
     }
 }
 

@@ -672,6 +672,33 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_field_does_not_hide_the_rest_of_its_app() {
+        let v = set(
+            set(base(), "/app/user", json!(5)),
+            "/app/workingDirectory",
+            json!("rel"),
+        );
+        let v = set(v, "/app/environment/0/value", json!(1));
+        let v = set(v, "/app/environment/1/name", json!("1X"));
+        let errs = parse(&v).unwrap_err();
+        assert_eq!(
+            errs.to_string(),
+            "app.user: must be a string, found a number\n\
+             app.environment[0].value: must be a string, found a number\n\
+             app.workingDirectory: must be an absolute path\n\
+             app.environment[1].name: \"1X\" is not a valid variable name (^[A-Za-z_][A-Za-z_0-9.-]*$)"
+        );
+        let dropped_item = set(base(), "/app/mountPoints/0/name", json!("Bad"));
+        let dropped_item = set(dropped_item, "/app/mountPoints/1/path", json!("/data"));
+        let errs = parse(&dropped_item).unwrap_err();
+        assert_eq!(
+            errs.as_slice().len(),
+            1,
+            "no duplicate-path finding on shifted indices: {errs}"
+        );
+    }
+
+    #[test]
     fn sibling_errors_survive_a_broken_app() {
         let v = set(
             set(base(), "/app/user", json!(5)),

@@ -77,7 +77,7 @@ fn ac_version(d: &mut Decoder, v: &Value, path: &str) -> Option<AcVersion> {
 }
 
 fn finish<T>(value: Option<T>, d: Decoder) -> Result<T, Errors> {
-    Errors::check(d.errors)?;
+    Errors::check(d.into_errors())?;
     value.ok_or_else(|| Error::new("", "invalid manifest").into())
 }
 

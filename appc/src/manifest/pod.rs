@@ -293,10 +293,9 @@ impl PodManifest {
         let user_labels = o
             .field(d, "userLabels", decode::string_map)
             .unwrap_or_default();
-        let ac_version = ac_version?;
-        if !d.clean_since(m) {
-            return None;
-        }
+        // Built even when parts failed, so the pod-level rules still run on the rest (see
+        // `Decoder::into_errors`); the stand-in version is never returned.
+        let ac_version = ac_version.unwrap_or_else(AcVersion::current);
         let pod = PodManifest {
             ac_version,
             apps,
@@ -308,7 +307,7 @@ impl PodManifest {
             user_labels,
         };
         pod.check_own(&mut d.errors);
-        Some(pod)
+        d.clean_since(m).then_some(pod)
     }
 }
 
@@ -738,6 +737,21 @@ mod tests {
             ),
             "apps[1].image.labels[1].name",
         );
+    }
+
+    #[test]
+    fn a_broken_app_does_not_hide_pod_level_errors() {
+        let v = set(
+            set(base(), "/apps/0/app/user", json!(5)),
+            "/volumes/1/mode",
+            json!("rwx"),
+        );
+        let errs = parse(&v).unwrap_err();
+        assert!(
+            errs.has_path("apps[0].app.user") && errs.has_path("volumes[1].mode"),
+            "{errs}"
+        );
+        assert_eq!(errs.as_slice().len(), 2, "{errs}");
     }
 
     #[test]
