@@ -10,21 +10,36 @@ use std::process::{Command, Output};
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/trace");
 
 fn acbuild(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acbuild")).arg("trace").args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_acbuild"))
+        .arg("trace")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn traced_paths(args: &[&str]) -> BTreeSet<PathBuf> {
     let out = acbuild(args);
-    assert!(out.status.success(), "acbuild trace {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(PathBuf::from).collect()
+    assert!(
+        out.status.success(),
+        "acbuild trace {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect()
 }
 
 fn gcc(args: &[&str]) {
-    let out = Command::new("gcc")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("gcc is needed for these tests (apt-get install gcc libc6-dev): {e}"));
-    assert!(out.status.success(), "gcc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("gcc").args(args).output().unwrap_or_else(|e| {
+        panic!("gcc is needed for these tests (apt-get install gcc libc6-dev): {e}")
+    });
+    assert!(
+        out.status.success(),
+        "gcc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn fixture(name: &str) -> String {
@@ -40,7 +55,15 @@ fn library(out: &Path, soname: &str, func: &str, next: Result<&str, i32>, link: 
         Err(value) => format!("-DVALUE={value}"),
     };
     let soname = format!("-Wl,-soname,{soname}");
-    let mut args = vec!["-shared", "-fPIC", "-o", out.to_str().unwrap(), &soname, &func, &body];
+    let mut args = vec![
+        "-shared",
+        "-fPIC",
+        "-o",
+        out.to_str().unwrap(),
+        &soname,
+        &func,
+        &body,
+    ];
     let lib_c = fixture("lib.c");
     args.push(&lib_c);
     args.extend(link);
@@ -58,7 +81,11 @@ fn program(out: &Path, func: &str, expect: i32, link: &[&str]) {
 }
 
 fn runs(program: &Path) -> bool {
-    Command::new(program).env_remove("LD_LIBRARY_PATH").status().unwrap().success()
+    Command::new(program)
+        .env_remove("LD_LIBRARY_PATH")
+        .status()
+        .unwrap()
+        .success()
 }
 
 fn p(path: &Path) -> &str {
@@ -71,7 +98,11 @@ fn chain_of_three(dir: &Path) -> PathBuf {
     let lib = dir.join("lib");
     std::fs::create_dir_all(&lib).unwrap();
     std::fs::create_dir_all(dir.join("bin")).unwrap();
-    let libs = [("c3", "c3", Err(1)), ("b", "b", Ok("c3")), ("a", "a", Ok("b"))];
+    let libs = [
+        ("c3", "c3", Err(1)),
+        ("b", "b", Ok("c3")),
+        ("a", "a", Ok("b")),
+    ];
     let mut previous: Option<&str> = None;
     for (name, func, next) in libs {
         let real = lib.join(format!("lib{name}.so.1.0"));
@@ -81,13 +112,27 @@ fn chain_of_three(dir: &Path) -> PathBuf {
         }
         let link: Vec<&str> = link.iter().map(String::as_str).collect();
         library(&real, &format!("lib{name}.so.1"), func, next, &link);
-        std::os::unix::fs::symlink(format!("lib{name}.so.1.0"), lib.join(format!("lib{name}.so.1"))).unwrap();
-        std::os::unix::fs::symlink(format!("lib{name}.so.1"), lib.join(format!("lib{name}.so"))).unwrap();
+        std::os::unix::fs::symlink(
+            format!("lib{name}.so.1.0"),
+            lib.join(format!("lib{name}.so.1")),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(format!("lib{name}.so.1"), lib.join(format!("lib{name}.so")))
+            .unwrap();
         previous = Some(name);
     }
     let main = dir.join("bin/main");
     let libdir = format!("-L{}", p(&lib));
-    program(&main, "a", 3, &[&libdir, "-la", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../lib"]);
+    program(
+        &main,
+        "a",
+        3,
+        &[
+            &libdir,
+            "-la",
+            "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../lib",
+        ],
+    );
     main
 }
 
@@ -98,7 +143,10 @@ fn origin_rpath_resolves_a_chain_of_three_libraries() {
     assert!(runs(&main), "the fixture itself does not start");
     let paths = traced_paths(&[p(&main)]);
     for name in ["liba.so.1.0", "libb.so.1.0", "libc3.so.1.0"] {
-        assert!(paths.contains(&dir.path().join("lib").join(name)), "{name} missing from {paths:?}");
+        assert!(
+            paths.contains(&dir.path().join("lib").join(name)),
+            "{name} missing from {paths:?}"
+        );
     }
     assert!(paths.contains(&main));
 }
@@ -119,7 +167,11 @@ fn output_is_sorted_and_deduplicated() {
     let dir = tempfile::tempdir().unwrap();
     let main = chain_of_three(dir.path());
     let out = acbuild(&[p(&main), p(&main)]);
-    let lines: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
     let mut sorted = lines.clone();
     sorted.sort();
     sorted.dedup();
@@ -140,7 +192,11 @@ fn rpath_fixture(dir: &Path, liba_link: &[&str], main_dtags: &str, expect: i32) 
     library(&dir.join("a/liba.so"), "liba.so", "a", Ok("b"), &link);
     let main = dir.join("main");
     let la = format!("-L{}", p(&dir.join("a")));
-    let rpath = format!("-Wl,{main_dtags},-rpath,{}:{}", p(&dir.join("a")), p(&dir.join("one")));
+    let rpath = format!(
+        "-Wl,{main_dtags},-rpath,{}:{}",
+        p(&dir.join("a")),
+        p(&dir.join("one"))
+    );
     program(&main, "a", expect, &[&la, "-la", &rpath]);
     main
 }
@@ -158,7 +214,10 @@ fn rpath_of_the_program_is_inherited_by_its_libraries() {
 #[test]
 fn runpath_of_a_library_cancels_the_inherited_rpath() {
     let dir = tempfile::tempdir().unwrap();
-    let two = format!("-Wl,--enable-new-dtags,-rpath,{}", p(&dir.path().join("two")));
+    let two = format!(
+        "-Wl,--enable-new-dtags,-rpath,{}",
+        p(&dir.path().join("two"))
+    );
     let main = rpath_fixture(dir.path(), &[&two], "--disable-new-dtags", 3);
     assert!(runs(&main), "ld.so disagrees with the fixture");
     let paths = traced_paths(&[p(&main)]);
@@ -174,7 +233,13 @@ fn runpath_of_the_program_serves_only_its_direct_needs() {
     let out = acbuild(&[p(&main)]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("{}: libb.so not found", p(&dir.path().join("a/liba.so")))), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: libb.so not found",
+            p(&dir.path().join("a/liba.so"))
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -189,7 +254,10 @@ fn missing_library_fails_naming_object_soname_and_searched_directories() {
     let out = acbuild(&[p(&main)]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("{}: libgone.so not found (searched ", p(&main))), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: libgone.so not found (searched ", p(&main))),
+        "{stderr}"
+    );
     assert!(stderr.contains("/usr/lib/x86_64-linux-gnu"), "{stderr}");
 }
 
@@ -204,7 +272,7 @@ fn allow_missing_turns_a_missing_library_into_a_warning() {
     std::fs::remove_file(&gone).unwrap();
     let out = acbuild(&["--allow-missing", p(&main)]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: ") );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: "));
     assert!(String::from_utf8_lossy(&out.stdout).contains(p(&main)));
 }
 
@@ -232,8 +300,17 @@ fn script_adds_its_interpreter_and_the_interpreters_closure() {
     std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
     let paths = traced_paths(&[p(&script)]);
     let sh = std::fs::canonicalize("/bin/sh").unwrap();
-    for want in [Path::new("/bin"), sh.as_path(), &script, Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6")] {
-        assert!(paths.contains(want), "{} missing from {paths:?}", want.display());
+    for want in [
+        Path::new("/bin"),
+        sh.as_path(),
+        &script,
+        Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+    ] {
+        assert!(
+            paths.contains(want),
+            "{} missing from {paths:?}",
+            want.display()
+        );
     }
 }
 
@@ -244,7 +321,11 @@ fn env_script_resolves_its_command_on_the_standard_path_with_a_warning() {
     std::fs::write(&script, "#!/usr/bin/env sh\necho hi\n").unwrap();
     let out = acbuild(&[p(&script)]);
     assert!(out.status.success());
-    let paths: BTreeSet<PathBuf> = String::from_utf8(out.stdout).unwrap().lines().map(PathBuf::from).collect();
+    let paths: BTreeSet<PathBuf> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
     assert!(paths.contains(Path::new("/usr/bin/env")));
     assert!(paths.contains(&std::fs::canonicalize("/usr/bin/sh").unwrap()));
     assert!(String::from_utf8_lossy(&out.stderr).contains("runs `env sh`"));
@@ -259,8 +340,18 @@ fn json_lists_nss_and_dlopen_hints_for_the_program() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let hints = json["hints"][p(&prog)].as_array().unwrap();
-    assert!(hints.iter().any(|h| h["kind"] == "nss" && h["symbols"][0] == "getpwnam"), "{hints:?}");
-    assert!(hints.iter().any(|h| h["kind"] == "dlopen" && h["names"][0] == "libplugin-extra.so.3"), "{hints:?}");
+    assert!(
+        hints
+            .iter()
+            .any(|h| h["kind"] == "nss" && h["symbols"][0] == "getpwnam"),
+        "{hints:?}"
+    );
+    assert!(
+        hints
+            .iter()
+            .any(|h| h["kind"] == "dlopen" && h["names"][0] == "libplugin-extra.so.3"),
+        "{hints:?}"
+    );
 }
 
 #[test]
@@ -271,8 +362,14 @@ fn tree_shows_who_needs_whom() {
     let text = String::from_utf8(out.stdout).unwrap();
     // Found paths are kept as ld.so names them: `$ORIGIN/../lib` is not normalised.
     let lib = format!("{}/bin/../lib", p(dir.path()));
-    assert!(text.contains(&format!("\n    liba.so.1 => {lib}/liba.so.1\n")), "{text}");
-    assert!(text.contains(&format!("\n        libb.so.1 => {lib}/libb.so.1\n")), "{text}");
+    assert!(
+        text.contains(&format!("\n    liba.so.1 => {lib}/liba.so.1\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\n        libb.so.1 => {lib}/libb.so.1\n")),
+        "{text}"
+    );
 }
 
 #[test]
