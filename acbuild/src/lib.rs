@@ -3,4 +3,5 @@
 //! The binary (`src/main.rs`) is a thin shell over [`cli`]; the work lives in the modules below.
 
 pub mod cli;
+pub mod pack;
 pub mod trace;
