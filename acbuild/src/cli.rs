@@ -57,6 +57,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check ACIs, image manifests and pod manifests; print every error; exit 1 if any.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Print the manifest of an ACI (after checking the archive layout).
     CatManifest { file: PathBuf },
 }
@@ -131,10 +136,32 @@ fn run(command: Command) -> ExitCode {
                     e @ (crate::pack::PackError::NoRootfs(_)
                     | crate::pack::PackError::Special(_)
                     | crate::pack::PackError::Path { .. }
-                    | crate::pack::PackError::NotUtf8(_)),
+                    | crate::pack::PackError::NotUtf8(_)
+                    | crate::pack::PackError::Manifest { .. }),
                 ) => fail(2, e),
                 Err(e) => fail(1, e),
             }
+        }
+        Command::Validate { files } => {
+            let mut code = ExitCode::SUCCESS;
+            for file in &files {
+                match crate::validate::validate(file) {
+                    Ok(what) => println!("{}: valid {what}", file.display()),
+                    Err(e @ crate::validate::Invalid::Unreadable { .. }) => {
+                        eprintln!("acbuild validate: {e}");
+                        code = ExitCode::from(2);
+                    }
+                    Err(e) => {
+                        for line in e.to_string().lines() {
+                            eprintln!("{}: {line}", file.display());
+                        }
+                        if code == ExitCode::SUCCESS {
+                            code = ExitCode::FAILURE;
+                        }
+                    }
+                }
+            }
+            code
         }
         Command::CatManifest { file } => {
             let f = match std::fs::File::open(&file) {

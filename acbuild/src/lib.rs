@@ -5,3 +5,4 @@
 pub mod cli;
 pub mod pack;
 pub mod trace;
+pub mod validate;

@@ -2,7 +2,7 @@
 //! like `actool build --owner-root` but bit-for-bit deterministic. The rootfs is walked in sorted
 //! order without following symlinks; modes (setuid included) are kept; owners are 0:0 unless
 //! `keep_owner`; files sharing a (device, inode) are stored once and then as hard links to the
-//! first path. The manifest bytes are taken as they are.
+//! first path. The manifest is validated against the spec and then stored byte for byte as given.
 
 use std::collections::HashMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -31,6 +31,11 @@ pub enum PackError {
     },
     #[error("{}: name is not UTF-8", .0.display())]
     NotUtf8(PathBuf),
+    #[error("{}: invalid image manifest:\n{errors}", path.display())]
+    Manifest {
+        path: PathBuf,
+        errors: appc::validation::Errors,
+    },
     #[error(transparent)]
     Write(#[from] WriteError),
 }
@@ -48,6 +53,12 @@ pub fn pack(
     };
     let manifest_path = dir.join("manifest");
     let manifest = std::fs::read(&manifest_path).map_err(io(&manifest_path))?;
+    if let Err(errors) = appc::manifest::ImageManifest::from_json(&manifest) {
+        return Err(PackError::Manifest {
+            path: manifest_path,
+            errors,
+        });
+    }
     let rootfs = dir.join("rootfs");
     let md = std::fs::symlink_metadata(&rootfs).map_err(io(&rootfs))?;
     if !md.is_dir() {
