@@ -6,5 +6,7 @@
 
 pub mod atomic_file;
 pub mod image_id;
+pub mod sign;
+pub mod trust;
 
 pub use image_id::ImageId;
