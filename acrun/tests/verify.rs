@@ -174,3 +174,15 @@ fn refuses_image_without_manifest_name() {
     let err = w.acrun_fails(1, &[&"verify", &aci]);
     assert!(err.contains("name: missing"), "{err}");
 }
+
+#[test]
+fn accepts_signature_made_by_appc_sign() {
+    let w = World::new();
+    let key = appc::sign::SecretKey::generate("A <a@example.com>").unwrap();
+    std::fs::write(w.path("a.pub"), key.armored_public().unwrap()).unwrap();
+    w.acrun_ok(&[&"trust", &"--prefix", &"example.com", &w.path("a.pub")]);
+    let aci = w.aci("app.aci", "example.com/app");
+    appc::sign::sign_file(&aci, &key, std::time::SystemTime::now()).unwrap();
+    let out = w.acrun_ok(&[&"verify", &aci]);
+    assert!(out.contains(&key.fingerprint()), "{out}");
+}
