@@ -1,13 +1,15 @@
 //! Interim: the image name of an ACI, read from its `manifest` entry.
 //!
-//! TEMPORARY until `appc::aci::read` and `appc::manifest::ImageManifest` land on main: this reads
-//! only the `name` field of the first `manifest` entry (after cleaning `./`) with the tar crate,
-//! detecting gzip, bzip2, xz and zstd by magic bytes. It checks the name against the ACIdentifier
-//! grammar through `appc::trust::Prefix` so a hostile manifest cannot smuggle path syntax.
+//! TEMPORARY until `appc::aci::read` lands on main: this finds the first `manifest` entry (after
+//! cleaning `./`) with the tar crate, detecting gzip, bzip2, xz and zstd by magic bytes, and parses
+//! it with `appc::manifest::ImageManifest::from_json` (full validation). Replace the archive walk
+//! with the ACI reader once it exists.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+
+use appc::manifest::ImageManifest;
 
 /// Why the name could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +20,7 @@ pub enum NameError {
     /// No `manifest` entry.
     #[error("{path}: no manifest entry in the image")]
     NoManifest { path: PathBuf },
-    /// The manifest is not JSON with a string `name`.
+    /// The manifest is not a valid image manifest.
     #[error("{path}: manifest: {reason}")]
     BadManifest { path: PathBuf, reason: String },
 }
@@ -66,24 +68,11 @@ pub fn read_image_name(path: &Path) -> Result<String, NameError> {
             .take(16 << 20)
             .read_to_end(&mut json)
             .map_err(io_err)?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&json).map_err(|e| NameError::BadManifest {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
-        let name =
-            value
-                .get("name")
-                .and_then(|n| n.as_str())
-                .ok_or_else(|| NameError::BadManifest {
-                    path: path.to_owned(),
-                    reason: "name: missing or not a string".into(),
-                })?;
-        appc::trust::Prefix::parse(name).map_err(|e| NameError::BadManifest {
+        let manifest = ImageManifest::from_json(&json).map_err(|e| NameError::BadManifest {
             path: path.to_owned(),
-            reason: format!("name: {e}"),
+            reason: e.to_string(),
         })?;
-        return Ok(name.to_owned());
+        return Ok(manifest.name.as_str().to_owned());
     }
     Err(NameError::NoManifest {
         path: path.to_owned(),

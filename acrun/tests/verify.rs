@@ -155,7 +155,7 @@ fn refuses_revoked_key_once_its_revocation_is_imported() {
 }
 
 #[test]
-fn refuses_image_without_manifest_name() {
+fn refuses_image_whose_manifest_is_invalid() {
     let w = World::new();
     let src = w.path("src");
     std::fs::create_dir_all(src.join("rootfs")).unwrap();
@@ -172,7 +172,8 @@ fn refuses_image_without_manifest_name() {
         .success();
     assert!(ok);
     let err = w.acrun_fails(1, &[&"verify", &aci]);
-    assert!(err.contains("name: missing"), "{err}");
+    assert!(err.contains("bad.aci: manifest:"), "{err}");
+    assert!(err.contains("name: is required"), "{err}");
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub enum TrustError {
         /// The rejected text.
         prefix: String,
         /// The rule broken.
-        reason: &'static str,
+        reason: String,
     },
     /// A fingerprint argument is not 40 or 64 hex digits.
     #[error("invalid fingerprint {0:?}: expected 40 (v4) or 64 (v6) hex digits")]
@@ -77,35 +77,16 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TrustError + '_ {
 pub struct Prefix(String);
 
 impl Prefix {
-    /// Parse and check `text` against the ACIdentifier grammar `^[a-z0-9]+([-._~/][a-z0-9]+)*$`.
+    /// Parse `text` as an ACIdentifier (`^[a-z0-9]+([-._~/][a-z0-9]+)*$`), which also makes it a
+    /// relative path with no `.`, `..`, empty or absolute components.
     pub fn parse(text: &str) -> Result<Prefix, TrustError> {
-        let bad = |reason| TrustError::InvalidPrefix {
-            prefix: text.to_owned(),
-            reason,
-        };
-        if text.is_empty() {
-            return Err(bad("empty"));
+        match crate::name::AcIdentifier::new(text) {
+            Ok(id) => Ok(Prefix(id.as_str().to_owned())),
+            Err(e) => Err(TrustError::InvalidPrefix {
+                prefix: text.to_owned(),
+                reason: e.to_string(),
+            }),
         }
-        let is_sep = |c: char| matches!(c, '-' | '.' | '_' | '~' | '/');
-        let mut previous_sep = true; // the first character must not be a separator
-        for c in text.chars() {
-            if is_sep(c) {
-                if previous_sep {
-                    return Err(bad(
-                        "separators (-._~/) must sit between lower-case letters or digits (no leading /, no .., no //)",
-                    ));
-                }
-                previous_sep = true;
-            } else if c.is_ascii_lowercase() || c.is_ascii_digit() {
-                previous_sep = false;
-            } else {
-                return Err(bad("only a-z, 0-9 and -._~/ are allowed"));
-            }
-        }
-        if previous_sep {
-            return Err(bad("must end with a lower-case letter or digit"));
-        }
-        Ok(Prefix(text.to_owned()))
     }
 
     /// The prefix text.
