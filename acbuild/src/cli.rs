@@ -1,12 +1,16 @@
 //! Command-line surface of acbuild: clap definitions, and the one place where errors become
 //! messages and exit codes (0 success, 1 failure, 2 usage or input error).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::signing_key::{self, KeyChoice, KeyError, KeySource, SigningKey};
+use crate::trace;
+
+use appc::aci::{Compression, ReadOptions, WriteOptions};
 
 /// Build minimal, reproducible, signed App Container Images.
 #[derive(Debug, Parser)]
@@ -37,12 +41,74 @@ pub enum Command {
         #[arg(long)]
         sign_key: Option<PathBuf>,
     },
+    /// List every file (and symlink) the given programs need to start, as ld.so resolves them.
+    Trace {
+        /// Trace inside this sysroot; paths never escape it.
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Output form.
+        #[arg(long, value_enum, default_value_t = TraceFormat::Paths)]
+        format: TraceFormat,
+        /// Report unresolved libraries as warnings instead of failing.
+        #[arg(long)]
+        allow_missing: bool,
+        /// Programs, scripts or shared objects (absolute paths inside the root).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Pack DIR (manifest + rootfs/) into a reproducible ACI; prints its image ID.
+    Pack {
+        dir: PathBuf,
+        out: PathBuf,
+        /// gzip (default), xz, bzip2, none, or zstd (not allowed by the appc spec).
+        #[arg(long, default_value = "gzip")]
+        compression: Compression,
+        /// Compression level (codec default if omitted).
+        #[arg(long)]
+        level: Option<u32>,
+        /// Compression threads (0 = all cores); the output is the same for any value.
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+        /// Keep the files' numeric owners instead of 0:0.
+        #[arg(long)]
+        keep_owner: bool,
+        /// Print {path, image_id, size, entries} as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Secret key to sign OUT with (writes OUT.asc; default: $ACBUILD_SIGN_KEY, then the
+        /// user's default key, created on first use).
+        #[arg(long, conflicts_with = "no_sign")]
+        sign_key: Option<PathBuf>,
+        /// Do not sign the image.
+        #[arg(long)]
+        no_sign: bool,
+    },
+    /// Check ACIs, image manifests and pod manifests; print every error; exit 1 if any.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the manifest of an ACI (after checking the archive layout).
+    CatManifest { file: PathBuf },
+}
+
+/// Output forms of `acbuild trace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    Paths,
+    Tree,
+    Json,
 }
 
 /// Parse the command line, run, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     run(cli.command)
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("acbuild: {msg}");
+    ExitCode::from(code)
 }
 
 fn run(command: Command) -> ExitCode {
@@ -52,7 +118,7 @@ fn run(command: Command) -> ExitCode {
                 Some(dir) => dir,
                 None => match signing_key::config_dir(&|n| std::env::var_os(n)) {
                     Ok(dir) => dir,
-                    Err(e) => return fail(&e),
+                    Err(e) => return fail_key(&e),
                 },
             };
             match signing_key::generate(&uid, &dir) {
@@ -60,7 +126,7 @@ fn run(command: Command) -> ExitCode {
                     println!("{}", made.notice());
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(&e),
+                Err(e) => fail_key(&e),
             }
         }
         Command::Sign { aci, sign_key } => {
@@ -71,7 +137,7 @@ fn run(command: Command) -> ExitCode {
             let key = match SigningKey::resolve(&choice) {
                 Ok(Some(key)) => key,
                 Ok(None) => return ExitCode::SUCCESS,
-                Err(e) => return fail(&e),
+                Err(e) => return fail_key(&e),
             };
             announce_new_key(&key);
             match key.sign(&aci) {
@@ -79,10 +145,176 @@ fn run(command: Command) -> ExitCode {
                     println!("{}", asc.display());
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(&e),
+                Err(e) => fail_key(&e),
+            }
+        }
+        Command::Trace {
+            root,
+            format,
+            allow_missing,
+            files,
+        } => run_trace(root, format, allow_missing, &files),
+        Command::Pack {
+            dir,
+            out,
+            compression,
+            level,
+            jobs,
+            keep_owner,
+            json,
+            sign_key,
+            no_sign,
+        } => {
+            // Resolve (and unlock) the key before the work, so a bad key fails fast.
+            let choice = KeyChoice {
+                flag: sign_key,
+                no_sign,
+            };
+            let key = match SigningKey::resolve(&choice) {
+                Ok(key) => key,
+                Err(e) => return fail_key(&e),
+            };
+            if out.extension().is_none_or(|e| e != "aci") {
+                return fail(2, format!("{}: output must end in .aci", out.display()));
+            }
+            let mut opts = match WriteOptions::from_env() {
+                Ok(o) => o,
+                Err(e) => return fail(2, e),
+            };
+            opts.compression = compression;
+            opts.level = level;
+            opts.threads = jobs;
+            if !compression.is_standard() {
+                eprintln!(
+                    "acbuild: warning: {compression} is not an appc compression; actool and rkt reject it"
+                );
+            }
+            let packed = crate::pack::pack(&dir, &out, opts, keep_owner);
+            if packed.is_ok() {
+                match &key {
+                    Some(key) => {
+                        announce_new_key(key);
+                        if let Err(e) = key.sign(&out) {
+                            return fail_key(&e);
+                        }
+                    }
+                    None => eprintln!(
+                        "acbuild: warning: --no-sign: {} is not signed; acrun will refuse it",
+                        out.display()
+                    ),
+                }
+            }
+            match packed {
+                Ok(s) if json => {
+                    let v = serde_json::json!({
+                        "path": out.display().to_string(),
+                        "image_id": s.image_id.to_string(),
+                        "size": s.compressed_bytes,
+                        "entries": s.entries,
+                    });
+                    println!("{v}");
+                    ExitCode::SUCCESS
+                }
+                Ok(s) => {
+                    println!("{}", s.image_id);
+                    ExitCode::SUCCESS
+                }
+                Err(
+                    e @ (crate::pack::PackError::NoRootfs(_)
+                    | crate::pack::PackError::Special(_)
+                    | crate::pack::PackError::Path { .. }
+                    | crate::pack::PackError::NotUtf8(_)
+                    | crate::pack::PackError::Manifest { .. }),
+                ) => fail(2, e),
+                Err(e) => fail(1, e),
+            }
+        }
+        Command::Validate { files } => {
+            let mut code = ExitCode::SUCCESS;
+            for file in &files {
+                match crate::validate::validate(file) {
+                    Ok(what) => println!("{}: valid {what}", file.display()),
+                    Err(e @ crate::validate::Invalid::Unreadable { .. }) => {
+                        eprintln!("acbuild validate: {e}");
+                        code = ExitCode::from(2);
+                    }
+                    Err(e) => {
+                        for line in e.to_string().lines() {
+                            eprintln!("{}: {line}", file.display());
+                        }
+                        if code == ExitCode::SUCCESS {
+                            code = ExitCode::FAILURE;
+                        }
+                    }
+                }
+            }
+            code
+        }
+        Command::CatManifest { file } => {
+            let f = match std::fs::File::open(&file) {
+                Ok(f) => f,
+                Err(e) => return fail(2, format!("{}: {e}", file.display())),
+            };
+            match appc::aci::read::read(std::io::BufReader::new(f), ReadOptions::default()) {
+                Ok(info) => match std::io::stdout().write_all(&info.manifest) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(1, e),
+                },
+                Err(e) => fail(2, format!("{}: {e}", file.display())),
             }
         }
     }
+}
+
+fn run_trace(
+    root: Option<PathBuf>,
+    format: TraceFormat,
+    allow_missing: bool,
+    files: &[PathBuf],
+) -> ExitCode {
+    let root = match root {
+        None => trace::Root::host(),
+        Some(dir) => match trace::Root::new(&dir) {
+            Ok(root) => root,
+            Err(e) => {
+                eprintln!("acbuild trace: --root {}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let closure = match trace::trace(&root, files, &trace::TraceOptions { allow_missing }) {
+        Ok(closure) => closure,
+        Err(e) => {
+            eprintln!("acbuild trace: {e}");
+            return ExitCode::from(match e {
+                trace::Error::Missing(_) => 1,
+                trace::Error::Io { .. }
+                | trace::Error::NotExecutable { .. }
+                | trace::Error::Parse(_) => 2,
+                trace::Error::InterpreterLoop { .. } => 1,
+            });
+        }
+    };
+    if format != TraceFormat::Json {
+        for (program, hints) in closure.hints() {
+            for hint in hints {
+                eprintln!("acbuild trace: warning: {}: {hint}", program.display());
+            }
+        }
+        for missing in closure.missing() {
+            eprintln!(
+                "acbuild trace: warning: {}",
+                trace::describe_one_missing(missing)
+            );
+        }
+    }
+    let text = match format {
+        TraceFormat::Paths => trace::render::paths(&closure),
+        TraceFormat::Tree => trace::render::tree(&closure),
+        TraceFormat::Json => trace::render::json(&closure),
+    };
+    print!("{text}");
+    ExitCode::SUCCESS
 }
 
 /// Tell the user about a default key created on first use (stderr: stdout is for results).
@@ -92,11 +324,10 @@ fn announce_new_key(key: &SigningKey) {
     }
 }
 
-fn fail(e: &KeyError) -> ExitCode {
-    eprintln!("acbuild: {e}");
+fn fail_key(e: &KeyError) -> ExitCode {
     let usage = matches!(
         e,
         KeyError::BadSourceDateEpoch(_) | KeyError::NoConfigDir | KeyError::NoPassphrase { .. }
     );
-    ExitCode::from(if usage { 2 } else { 1 })
+    fail(if usage { 2 } else { 1 }, e)
 }

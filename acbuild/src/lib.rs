@@ -3,4 +3,7 @@
 //! The binary (`src/main.rs`) is a thin shell over [`cli`]; the work lives in the modules below.
 
 pub mod cli;
+pub mod pack;
 pub mod signing_key;
+pub mod trace;
+pub mod validate;
