@@ -262,3 +262,39 @@ fn default_key_is_created_once_and_announced() {
     w.gpg(&["--import", public.to_str().unwrap()]);
     w.gpg_verifies(&aci);
 }
+
+/// An image directory for `acbuild pack`.
+fn image_dir(w: &World) -> PathBuf {
+    let dir = w.path("image");
+    std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+    std::fs::write(dir.join("rootfs/hello"), b"hello\n").unwrap();
+    std::fs::write(
+        dir.join("manifest"),
+        r#"{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/app"}"#,
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn pack_signs_the_image_it_writes() {
+    let w = World::new();
+    w.acbuild_ok(&[&"keygen", &"--out", &w.path("keys")], &[]);
+    w.gpg(&[
+        "--import",
+        w.path("keys/signing-key.pub.asc").to_str().unwrap(),
+    ]);
+    let out = w.path("app.aci");
+    let key = w.path("keys/signing-key.asc");
+    w.acbuild_ok(&[&"pack", &image_dir(&w), &out, &"--sign-key", &key], &[]);
+    w.gpg_verifies(&out);
+}
+
+#[test]
+fn pack_with_no_sign_writes_no_signature_and_warns() {
+    let w = World::new();
+    let out = w.path("app.aci");
+    let done = w.acbuild_ok(&[&"pack", &image_dir(&w), &out, &"--no-sign"], &[]);
+    assert!(!w.path("app.aci.asc").exists());
+    assert!(String::from_utf8_lossy(&done.stderr).contains("warning: --no-sign"));
+}
