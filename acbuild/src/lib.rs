@@ -4,5 +4,6 @@
 
 pub mod cli;
 pub mod pack;
+pub mod signing_key;
 pub mod trace;
 pub mod validate;
