@@ -37,7 +37,12 @@ fn etcd_layout(root: &Path) -> PathBuf {
 
 fn acbuild(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_acbuild"));
-    c.args(args).env_remove("SOURCE_DATE_EPOCH");
+    // Signing uses a key made once for this test process, never the user's own.
+    let config = std::env::temp_dir().join(format!("acbuild-pack-tests-{}", std::process::id()));
+    c.args(args)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("ACBUILD_SIGN_KEY")
+        .env("XDG_CONFIG_HOME", config);
     c
 }
 
@@ -140,7 +145,7 @@ fn source_date_epoch_sets_the_mtime_and_a_bad_one_is_a_usage_error() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("d");
     std::fs::create_dir_all(dir.join("rootfs")).unwrap();
-    std::fs::write(dir.join("manifest"), "{}").unwrap();
+    std::fs::write(dir.join("manifest"), MANIFEST).unwrap();
     let aci = t.path().join("x.aci");
     let out = acbuild(&["pack", s(&dir), s(&aci), "--compression", "none"])
         .env("SOURCE_DATE_EPOCH", "12345")
