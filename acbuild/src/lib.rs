@@ -3,3 +3,4 @@
 //! The binary (`src/main.rs`) is a thin shell over [`cli`]; the work lives in the modules below.
 
 pub mod cli;
+pub mod recipe;
