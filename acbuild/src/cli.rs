@@ -1,9 +1,12 @@
 //! Command-line surface of acbuild: clap definitions, and the one place where errors become
 //! messages and exit codes (0 success, 1 failure, 2 usage or input error).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::recipe;
 
 /// Build minimal, reproducible, signed App Container Images.
 #[derive(Debug, Parser)]
@@ -15,15 +18,38 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Parse and check recipes (syntax, language rules, host inputs) without writing anything.
+    Check {
+        /// Recipe files.
+        #[arg(required = true)]
+        recipes: Vec<PathBuf>,
+    },
+}
 
 /// Parse the command line, run, and map the outcome to an exit code.
-#[allow(unreachable_code, unused_variables)] // until the first subcommand lands
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     run(cli.command)
 }
 
 fn run(command: Command) -> ExitCode {
-    match command {}
+    match command {
+        Command::Check { recipes } => check(&recipes),
+    }
+}
+
+fn check(recipes: &[PathBuf]) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    for path in recipes {
+        match recipe::load(path) {
+            Ok(_) => {}
+            Err(err) => {
+                // Every load failure is a problem with the user's input: exit 2.
+                code = ExitCode::from(2);
+                eprintln!("{:?}", miette::Report::new(err));
+            }
+        }
+    }
+    code
 }

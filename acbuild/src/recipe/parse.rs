@@ -232,9 +232,9 @@ impl Walker {
                 );
             }
         }
-        if !children && let Some(c) = node.children() {
+        if !children && node.children().is_some() {
             self.r.error(
-                c.span(),
+                node.name().span(),
                 format!("`{name}` takes no children block"),
                 "unexpected block",
                 Some(usage(name).to_owned()),
@@ -387,7 +387,7 @@ impl Walker {
         }
         if image.is_none() && !self.r.has_errors() {
             self.r.error(
-                doc.span(),
+                SourceSpan::from(0..0),
                 "the recipe has no `image` node",
                 "empty recipe",
                 Some(usage("image").to_owned()),
