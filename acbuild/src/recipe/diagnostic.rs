@@ -202,16 +202,31 @@ impl Reporter {
         !self.errors.is_empty()
     }
 
-    /// `Ok(value)` when nothing was recorded, otherwise every problem in source order.
-    pub fn finish<T>(mut self, value: T) -> Result<T, RecipeErrors> {
+    /// The recorded problems, for a caller that could not produce a value. Should nothing have
+    /// been recorded (a bug), a generic problem at the start of the text stands in.
+    pub fn into_errors(mut self) -> RecipeErrors {
         if self.errors.is_empty() {
-            return Ok(value);
+            self.error(
+                SourceSpan::from(0..0),
+                "the recipe could not be read",
+                "here",
+                None,
+            );
         }
         self.errors.sort_by_key(|e| e.span.offset());
-        Err(RecipeErrors {
+        RecipeErrors {
             file: self.file.name().to_owned(),
             errors: self.errors,
-        })
+        }
+    }
+
+    /// `Ok(value)` when nothing was recorded, otherwise every problem in source order.
+    pub fn finish<T>(self, value: T) -> Result<T, RecipeErrors> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.into_errors())
+        }
     }
 }
 

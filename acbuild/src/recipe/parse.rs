@@ -66,7 +66,7 @@ pub fn parse_str(source: &str, name: &Path, base_dir: &Path) -> Result<Recipe, R
             if !r.has_errors() {
                 r.error(SourceSpan::from(0..0), "syntax: invalid KDL", "here", None);
             }
-            return Err(r.finish(()).err().unwrap_or_else(|| unreachable_errors()));
+            return Err(r.into_errors());
         }
     };
     let mut walker = Walker {
@@ -82,21 +82,7 @@ pub fn parse_str(source: &str, name: &Path, base_dir: &Path) -> Result<Recipe, R
     });
     match recipe {
         Some(recipe) => walker.r.finish(recipe),
-        None => Err(walker
-            .r
-            .finish(())
-            .err()
-            .unwrap_or_else(|| unreachable_errors())),
-    }
-}
-
-// A reporter with errors always yields Err; this keeps the types honest without a panic.
-fn unreachable_errors() -> RecipeErrors {
-    let mut r = Reporter::new("<recipe>", "");
-    r.error(SourceSpan::from(0..0), "internal: no diagnostics", "", None);
-    match r.finish(()) {
-        Err(e) => e,
-        Ok(()) => unreachable_errors(),
+        None => Err(walker.r.into_errors()),
     }
 }
 
@@ -364,7 +350,9 @@ impl Walker {
     }
 
     fn host_path(&self, value: &Spanned<String>) -> Spanned<PathBuf> {
-        Spanned::new(self.base_dir.join(&value.value), value.span)
+        // `components()` drops `.` components; `..` is kept, since it may cross a symlink.
+        let joined: PathBuf = self.base_dir.join(&value.value).components().collect();
+        Spanned::new(joined, value.span)
     }
 
     fn document(&mut self, doc: &KdlDocument) -> Option<Image> {
