@@ -4,3 +4,4 @@
 
 pub mod cli;
 pub mod recipe;
+pub mod runtime_set;
