@@ -12,7 +12,7 @@ mod parse;
 
 use std::path::{Path, PathBuf};
 
-pub use diagnostic::{Located, RecipeError, RecipeErrors, line_col};
+pub use diagnostic::{Located, RecipeError, RecipeErrors, Reporter, did_you_mean, line_col};
 pub use inputs::check_inputs;
 pub use model::*;
 pub use parse::parse_str;
