@@ -96,7 +96,7 @@ impl<'de> Deserialize<'de> for ImageId {
 }
 
 /// Hashes every byte that passes through it, in either direction: wrap the uncompressed tar
-/// stream (a writer when building, a reader when checking) and call [`Hashing::image_id`] at the end.
+/// stream (a writer when building, a reader when checking) and call [`Hashing::finish`] at the end.
 #[derive(Debug)]
 pub struct Hashing<T> {
     inner: T,

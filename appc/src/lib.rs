@@ -6,5 +6,13 @@
 
 pub mod atomic_file;
 pub mod image_id;
+pub mod isolator;
+pub mod labels;
+pub mod manifest;
+pub mod name;
+pub mod quantity;
+pub mod uuid;
+pub mod validation;
+pub mod version;
 
 pub use image_id::ImageId;
