@@ -19,7 +19,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Parse and check recipes (syntax, language rules, host inputs) without writing anything.
+    /// Parse and check recipes (syntax, language rules, manifest rules, host inputs, the rootfs
+    /// plan) without writing anything.
     Check {
         /// Recipe files.
         #[arg(required = true)]
@@ -42,14 +43,22 @@ fn run(command: Command) -> ExitCode {
 fn check(recipes: &[PathBuf]) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     for path in recipes {
-        match recipe::load(path) {
-            Ok(_) => {}
-            Err(err) => {
-                // Every load failure is a problem with the user's input: exit 2.
-                code = ExitCode::from(2);
-                eprintln!("{:?}", miette::Report::new(err));
-            }
+        // Every failure here is a problem with the user's input: exit 2.
+        if let Err(report) = check_one(path) {
+            code = ExitCode::from(2);
+            eprintln!("{report:?}");
         }
     }
     code
+}
+
+fn check_one(path: &std::path::Path) -> Result<(), miette::Report> {
+    let recipe = recipe::load(path)?;
+    crate::image_manifest::image_manifest(&recipe)?;
+    let plan = crate::plan::plan(&recipe, std::path::Path::new("/"))?;
+    for (span, warning) in &plan.warnings {
+        let (line, col) = recipe::line_col(&recipe.source, span.offset());
+        eprintln!("warning: {}:{line}:{col}: {warning}", path.display());
+    }
+    Ok(())
 }
