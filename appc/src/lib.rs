@@ -4,6 +4,7 @@
 //! writing), image IDs, OpenPGP signatures and trust policy. No CLI, no printing, no global state:
 //! another runtime or builder can stand on this crate.
 
+pub mod aci;
 pub mod atomic_file;
 pub mod image_id;
 pub mod isolator;

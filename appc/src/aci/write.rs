@@ -1,0 +1,380 @@
+//! The deterministic ACI writer: collect rootfs entries, then stream `manifest`, `rootfs` and the
+//! entries in bytewise path order into a tar built from hand-made GNU headers (no PAX, no user or
+//! group names, one fixed mtime), hash it into the image ID and compress it on the way out.
+//!
+//! Parent directories that were not added are written as `0755 0:0` directories, so the archive
+//! is always complete. File contents stream from their host path; a file whose size differs from
+//! the size seen when its header was written is an error, never a silently corrupt image.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::aci::compression::{Compression, Encoder};
+use crate::aci::entry::{Entry, EntryKind, FileSource, RootfsPath};
+use crate::atomic_file::AtomicFile;
+use crate::image_id::{Hashing, ImageId};
+
+/// The mtime used when `SOURCE_DATE_EPOCH` is not set: 2000-01-01T00:00:00Z.
+pub const DEFAULT_MTIME: u64 = 946_684_800;
+
+/// How to write an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOptions {
+    pub compression: Compression,
+    /// Codec level; `None` means [`Compression::default_level`].
+    pub level: Option<u32>,
+    /// Compression threads; 0 means every core. The output is the same for every value.
+    pub threads: usize,
+    /// The mtime of every entry, in seconds since the epoch.
+    pub mtime: u64,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            compression: Compression::Gzip,
+            level: None,
+            threads: 0,
+            mtime: DEFAULT_MTIME,
+        }
+    }
+}
+
+impl WriteOptions {
+    /// The defaults, with `mtime` from `SOURCE_DATE_EPOCH` when it is set.
+    pub fn from_env() -> Result<WriteOptions, WriteError> {
+        let mtime = match std::env::var_os("SOURCE_DATE_EPOCH") {
+            None => DEFAULT_MTIME,
+            Some(v) => parse_epoch(&v.to_string_lossy())?,
+        };
+        Ok(WriteOptions {
+            mtime,
+            ..WriteOptions::default()
+        })
+    }
+}
+
+fn parse_epoch(s: &str) -> Result<u64, WriteError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(WriteError::SourceDateEpoch(s.to_owned()));
+    }
+    s.parse()
+        .map_err(|_| WriteError::SourceDateEpoch(s.to_owned()))
+}
+
+/// What a write produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteSummary {
+    pub image_id: ImageId,
+    /// Bytes of the uncompressed tar stream.
+    pub tar_bytes: u64,
+    /// Bytes written to the output (after compression).
+    pub compressed_bytes: u64,
+    /// Archive entries, including `manifest`, `rootfs` and implied parent directories.
+    pub entries: usize,
+    pub compression: Compression,
+}
+
+/// Why an image could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds")]
+    SourceDateEpoch(String),
+    #[error("rootfs/{0}: added twice")]
+    Duplicate(RootfsPath),
+    #[error("rootfs/{path}: its parent rootfs/{parent} is not a directory")]
+    ParentNotDir {
+        path: RootfsPath,
+        parent: RootfsPath,
+    },
+    #[error("rootfs/{path}: hard link target rootfs/{target} is not a regular file of this image")]
+    HardlinkTarget {
+        path: RootfsPath,
+        target: RootfsPath,
+    },
+    #[error(
+        "rootfs/{path}: hard link target rootfs/{target} sorts after the link; a link must follow its target"
+    )]
+    HardlinkOrder {
+        path: RootfsPath,
+        target: RootfsPath,
+    },
+    #[error("rootfs/{path}: reading {}: {source}", source_path.display())]
+    Source {
+        path: RootfsPath,
+        source_path: PathBuf,
+        source: io::Error,
+    },
+    #[error("rootfs/{path}: {} changed size while it was being read", source_path.display())]
+    SizeChanged {
+        path: RootfsPath,
+        source_path: PathBuf,
+    },
+    #[error("writing {name}: {source}")]
+    Archive { name: String, source: io::Error },
+    #[error("compressing the image: {0}")]
+    Compress(io::Error),
+    #[error("{}: {source}", path.display())]
+    Output { path: PathBuf, source: io::Error },
+}
+
+/// Collects entries and writes them as one ACI.
+#[derive(Debug)]
+pub struct Builder {
+    manifest: Vec<u8>,
+    opts: WriteOptions,
+    entries: BTreeMap<RootfsPath, Entry>,
+}
+
+impl Builder {
+    /// A builder for an image with these manifest bytes (written as they are).
+    pub fn new(manifest: Vec<u8>, opts: WriteOptions) -> Builder {
+        Builder {
+            manifest,
+            opts,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// Add one rootfs entry; adding a path twice is an error.
+    pub fn add(&mut self, entry: Entry) -> Result<(), WriteError> {
+        if self.entries.contains_key(&entry.path) {
+            return Err(WriteError::Duplicate(entry.path));
+        }
+        self.entries.insert(entry.path.clone(), entry);
+        Ok(())
+    }
+
+    /// Write the image to `path` atomically (temporary file, fsync, rename).
+    pub fn write_file(self, path: &Path) -> Result<WriteSummary, WriteError> {
+        let output = |source| WriteError::Output {
+            path: path.to_owned(),
+            source,
+        };
+        let file = AtomicFile::create(path, 0o644).map_err(output)?;
+        let (summary, file) = self.write_into(io::BufWriter::with_capacity(1 << 20, file))?;
+        let file = file.into_inner().map_err(|e| output(e.into_error()))?;
+        file.commit().map_err(output)?;
+        Ok(summary)
+    }
+
+    /// Write the image to `out`.
+    pub fn write_to<W: Write + Send>(self, out: W) -> Result<WriteSummary, WriteError> {
+        self.write_into(out).map(|(summary, _)| summary)
+    }
+
+    fn write_into<W: Write + Send>(mut self, out: W) -> Result<(WriteSummary, W), WriteError> {
+        self.add_missing_parents()?;
+        self.check_hardlinks()?;
+        let threads = match self.opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let compression = self.opts.compression;
+        let level = self
+            .opts
+            .level
+            .unwrap_or_else(|| compression.default_level());
+        std::thread::scope(|scope| {
+            let encoder = Encoder::new(scope, out, compression, level, threads)
+                .map_err(WriteError::Compress)?;
+            let mut tar = tar::Builder::new(Hashing::new(encoder));
+            let entries = self.append_all(&mut tar)?;
+            let hashing = tar.into_inner().map_err(|source| WriteError::Archive {
+                name: "end of archive".into(),
+                source,
+            })?;
+            let tar_bytes = hashing.bytes();
+            let (image_id, encoder) = hashing.finish();
+            let (out, compressed_bytes) = encoder.finish().map_err(WriteError::Compress)?;
+            Ok((
+                WriteSummary {
+                    image_id,
+                    tar_bytes,
+                    compressed_bytes,
+                    entries,
+                    compression,
+                },
+                out,
+            ))
+        })
+    }
+
+    fn add_missing_parents(&mut self) -> Result<(), WriteError> {
+        let mut missing = Vec::new();
+        for entry in self.entries.values() {
+            let mut parent = entry.path.parent();
+            while let Some(p) = parent {
+                match self.entries.get(&p) {
+                    Some(e) if e.kind == EntryKind::Dir => break,
+                    Some(_) => {
+                        return Err(WriteError::ParentNotDir {
+                            path: entry.path.clone(),
+                            parent: p,
+                        });
+                    }
+                    None => {
+                        parent = p.parent();
+                        missing.push(p);
+                    }
+                }
+            }
+        }
+        for path in missing {
+            self.entries.entry(path.clone()).or_insert(Entry {
+                path,
+                kind: EntryKind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_hardlinks(&self) -> Result<(), WriteError> {
+        for entry in self.entries.values() {
+            if let EntryKind::Hardlink(target) = &entry.kind {
+                match self.entries.get(target) {
+                    Some(Entry {
+                        kind: EntryKind::File(_),
+                        ..
+                    }) => {}
+                    _ => {
+                        return Err(WriteError::HardlinkTarget {
+                            path: entry.path.clone(),
+                            target: target.clone(),
+                        });
+                    }
+                }
+                if target > &entry.path {
+                    return Err(WriteError::HardlinkOrder {
+                        path: entry.path.clone(),
+                        target: target.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn append_all<W: Write>(&self, tar: &mut tar::Builder<W>) -> Result<usize, WriteError> {
+        let mtime = self.opts.mtime;
+        let archive = |name: &str| {
+            let name = name.to_owned();
+            move |source| WriteError::Archive { name, source }
+        };
+        let mut h = header(tar::EntryType::Regular, 0o644, 0, 0, mtime);
+        h.set_size(self.manifest.len() as u64);
+        tar.append_data(&mut h, "manifest", &self.manifest[..])
+            .map_err(archive("manifest"))?;
+        let mut h = header(tar::EntryType::Directory, 0o755, 0, 0, mtime);
+        tar.append_data(&mut h, "rootfs", io::empty())
+            .map_err(archive("rootfs"))?;
+        for entry in self.entries.values() {
+            let name = entry.path.archive_name();
+            let err = archive(&name);
+            let (uid, gid, mode) = (entry.uid, entry.gid, entry.mode);
+            match &entry.kind {
+                EntryKind::Dir => {
+                    let mut h = header(tar::EntryType::Directory, mode, uid, gid, mtime);
+                    tar.append_data(&mut h, &name, io::empty()).map_err(err)?;
+                }
+                EntryKind::File(FileSource::Bytes(bytes)) => {
+                    let mut h = header(tar::EntryType::Regular, mode, uid, gid, mtime);
+                    h.set_size(bytes.len() as u64);
+                    tar.append_data(&mut h, &name, &bytes[..]).map_err(err)?;
+                }
+                EntryKind::File(FileSource::Path(source_path)) => {
+                    append_host_file(tar, entry, &name, source_path, mtime)?;
+                }
+                EntryKind::Symlink(target) => {
+                    let mut h = header(tar::EntryType::Symlink, mode, uid, gid, mtime);
+                    tar.append_link(&mut h, &name, target).map_err(err)?;
+                }
+                EntryKind::Hardlink(target) => {
+                    let mut h = header(tar::EntryType::Link, mode, uid, gid, mtime);
+                    tar.append_link(&mut h, &name, target.archive_name())
+                        .map_err(err)?;
+                }
+            }
+        }
+        Ok(self.entries.len() + 2)
+    }
+}
+
+fn header(kind: tar::EntryType, mode: u32, uid: u32, gid: u32, mtime: u64) -> tar::Header {
+    // GNU headers: long names become ././@LongLink entries, never PAX; uname/gname stay empty.
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode & 0o7777);
+    h.set_uid(u64::from(uid));
+    h.set_gid(u64::from(gid));
+    h.set_mtime(mtime);
+    h.set_size(0);
+    h
+}
+
+fn append_host_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    entry: &Entry,
+    name: &str,
+    source_path: &Path,
+    mtime: u64,
+) -> Result<(), WriteError> {
+    let source = |source| WriteError::Source {
+        path: entry.path.clone(),
+        source_path: source_path.to_owned(),
+        source,
+    };
+    let file = File::open(source_path).map_err(source)?;
+    let size = file.metadata().map_err(source)?.len();
+    let mut h = header(
+        tar::EntryType::Regular,
+        entry.mode,
+        entry.uid,
+        entry.gid,
+        mtime,
+    );
+    h.set_size(size);
+    let mut reader = ExactSize {
+        inner: file,
+        expected: size,
+        seen: 0,
+    };
+    tar.append_data(&mut h, name, &mut reader).map_err(|e| {
+        if e.kind() == io::ErrorKind::InvalidData && e.to_string() == SIZE_CHANGED {
+            WriteError::SizeChanged {
+                path: entry.path.clone(),
+                source_path: source_path.to_owned(),
+            }
+        } else {
+            WriteError::Archive {
+                name: name.to_owned(),
+                source: e,
+            }
+        }
+    })
+}
+
+const SIZE_CHANGED: &str = "file changed size while being read";
+
+/// Yields exactly `expected` bytes or fails: the tar header already promised that size.
+struct ExactSize<R> {
+    inner: R,
+    expected: u64,
+    seen: u64,
+}
+
+impl<R: Read> Read for ExactSize<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen += n as u64;
+        if self.seen > self.expected || (n == 0 && !buf.is_empty() && self.seen < self.expected) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, SIZE_CHANGED));
+        }
+        Ok(n)
+    }
+}
