@@ -2,8 +2,10 @@
 //!
 //! The binary (`src/main.rs`) is a thin shell over [`cli`]; the work lives in the modules below.
 
+pub mod build;
 pub mod cli;
 pub mod image_manifest;
 pub mod plan;
 pub mod recipe;
 pub mod runtime_set;
+pub mod trace;

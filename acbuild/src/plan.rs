@@ -50,6 +50,8 @@ pub enum Origin {
     MountPoint(SourceSpan),
     /// A parent directory of another entry.
     Parent,
+    /// In the traced ELF closure of a program or module.
+    Traced,
 }
 
 impl Origin {
@@ -60,7 +62,7 @@ impl Origin {
             | Self::Runtime(_, s)
             | Self::Accounts(s)
             | Self::MountPoint(s) => Some(s),
-            Self::Parent => None,
+            Self::Parent | Self::Traced => None,
         }
     }
 
@@ -69,7 +71,7 @@ impl Origin {
         match self {
             Self::Declared(_) => 3,
             Self::Accounts(_) | Self::Runtime(..) | Self::Tree(_) => 2,
-            Self::MountPoint(_) => 1,
+            Self::MountPoint(_) | Self::Traced => 1,
             Self::Parent => 0,
         }
     }
@@ -192,6 +194,67 @@ pub fn plan(recipe: &Recipe, host_root: &Path) -> Result<Plan, RecipeErrors> {
     }
     p.parents();
     p.r.finish(p.plan)
+}
+
+impl Plan {
+    /// Add the files and symlinks of a traced closure (absolute host paths, which are also their
+    /// image paths) that the plan does not hold yet, with their parents. Files keep their host
+    /// permission bits and become root-owned. A path below a symlink of the closure is left out:
+    /// the closure also holds the symlink's target.
+    pub fn add_closure<'a>(
+        &mut self,
+        paths: impl IntoIterator<Item = &'a Path>,
+        skip: &[&Path],
+    ) -> std::io::Result<()> {
+        let paths: Vec<&Path> = paths.into_iter().collect();
+        let mut links: Vec<&Path> = Vec::new();
+        for path in &paths {
+            if fs::symlink_metadata(path)?.file_type().is_symlink() {
+                links.push(path);
+            }
+        }
+        for path in paths {
+            if skip.contains(&path) || links.iter().any(|l| path != *l && path.starts_with(l)) {
+                continue;
+            }
+            let Some(image_path) = path.to_str() else {
+                continue;
+            };
+            if self.entries.contains_key(image_path) {
+                continue;
+            }
+            let meta = fs::symlink_metadata(path)?;
+            let (content, mode) = if meta.file_type().is_symlink() {
+                let target = fs::read_link(path)?.to_string_lossy().into_owned();
+                (Content::Symlink(target), 0o777)
+            } else if meta.is_dir() {
+                (Content::Dir, 0o755)
+            } else {
+                let content = Content::HostFile {
+                    source: path.to_path_buf(),
+                    size: meta.len(),
+                };
+                (content, meta.permissions().mode() & 0o7777)
+            };
+            let entry = PlanEntry {
+                path: image_path.to_owned(),
+                content,
+                mode,
+                uid: 0,
+                gid: 0,
+                trace: false,
+                origin: Origin::Traced,
+            };
+            self.entries.insert(image_path.to_owned(), entry);
+        }
+        let mut p = Planner {
+            r: Reporter::new("", ""),
+            plan: std::mem::take(self),
+        };
+        p.parents();
+        *self = p.plan;
+        Ok(())
+    }
 }
 
 struct Planner {
@@ -505,6 +568,7 @@ fn explain(origin: Origin) -> String {
         Origin::Accounts(_) => "written from the `user`/`group` nodes".to_owned(),
         Origin::MountPoint(_) => "a mount point must be a directory".to_owned(),
         Origin::Parent => "a parent directory of another entry".to_owned(),
+        Origin::Traced => "part of a traced program's closure".to_owned(),
     }
 }
 

@@ -65,6 +65,29 @@ pub enum RuntimeSetError {
     },
 }
 
+/// The library directories that exist under `root`, as canonical image paths (so that on a
+/// merged-/usr host `/lib/x86_64-linux-gnu` is reported as `/usr/lib/x86_64-linux-gnu`), in
+/// search order without repeats.
+fn lib_dirs(root: &Path) -> Vec<String> {
+    let Ok(canonical_root) = root.canonicalize() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for dir in LIB_DIRS {
+        let Ok(real) = host(root, dir).canonicalize() else {
+            continue;
+        };
+        let Ok(rel) = real.strip_prefix(&canonical_root) else {
+            continue;
+        };
+        let image = format!("/{}", rel.display());
+        if image != "/" && !out.contains(&image) {
+            out.push(image);
+        }
+    }
+    out
+}
+
 fn host(root: &Path, image_path: &str) -> PathBuf {
     root.join(image_path.trim_start_matches('/'))
 }
@@ -127,19 +150,15 @@ fn nss(root: &Path) -> Result<Resolved, RuntimeSetError> {
     })?;
     let mut out = Resolved::default();
     out.files.push(file(root, "/etc/nsswitch.conf", false));
-    for optional in [
-        "/etc/host.conf",
-        "/etc/resolv.conf",
-        "/etc/services",
-        "/etc/protocols",
-    ] {
+    // Not /etc/resolv.conf: it is host state, and the runtime provides it.
+    for optional in ["/etc/host.conf", "/etc/services", "/etc/protocols"] {
         if host(root, optional).is_file() {
             out.files.push(file(root, optional, false));
         }
     }
     for (service, db) in nss_services(&conf) {
         let name = format!("libnss_{service}.so.2");
-        let found = LIB_DIRS
+        let found = lib_dirs(root)
             .iter()
             .map(|dir| format!("{dir}/{name}"))
             .find(|p| host(root, p).exists());
@@ -179,7 +198,7 @@ fn walk_into(out: &mut Resolved, root: &Path, image_dir: &str, trace_so: bool) {
 
 fn gconv(root: &Path) -> Resolved {
     let mut out = Resolved::default();
-    let dir = LIB_DIRS
+    let dir = lib_dirs(root)
         .iter()
         .map(|d| format!("{d}/gconv"))
         .find(|d| host(root, d).is_dir());
