@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use appc::aci::{Builder, Compression, Entry, EntryKind, FileSource, RootfsPath, WriteOptions};
 
+use crate::build_cache;
 use crate::image_manifest::image_manifest;
 use crate::plan::{Content, Plan, plan};
 use crate::recipe::{self, EntryKind as RecipeEntry, Recipe, RuntimeSet, line_col};
@@ -24,6 +25,8 @@ pub struct BuildOptions {
     pub out_dir: PathBuf,
     /// Compression and time stamps of the archive.
     pub write: WriteOptions,
+    /// Reuse the previous image when nothing changed (see [`crate::build_cache`]).
+    pub cache: bool,
 }
 
 /// What a build produced.
@@ -189,9 +192,39 @@ fn prepare(recipe_path: &Path) -> Result<Prepared, BuildError> {
     Ok((recipe, manifest, plan, warnings))
 }
 
-/// Build one recipe into `options.out_dir`.
+/// Build one recipe into `options.out_dir`, from the cache when nothing changed.
 pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary, BuildError> {
-    let (_recipe, manifest, plan, warnings) = prepare(recipe_path)?;
+    let cached = options
+        .cache
+        .then(|| {
+            let bytes = std::fs::read(recipe_path).ok()?;
+            let w = &options.write;
+            let opts = format!("{}:{:?}:{}", w.compression.name(), w.level, w.mtime);
+            let canonical = std::path::absolute(recipe_path).ok()?;
+            Some((
+                build_cache::dir()?,
+                build_cache::key(&bytes, &canonical, &opts),
+            ))
+        })
+        .flatten();
+    if let Some((cache, key)) = &cached
+        && let Some(record) = build_cache::lookup(cache, key)
+    {
+        let out = options.out_dir.join(&record.file_name);
+        if build_cache::publish(cache, key, &out).is_ok()
+            && let Ok(meta) = std::fs::metadata(&out)
+        {
+            return Ok(BuildSummary {
+                recipe: recipe_path.to_path_buf(),
+                path: out,
+                image_id: record.image_id,
+                size: meta.len(),
+                entries: record.entries,
+                warnings: Vec::new(),
+            });
+        }
+    }
+    let (recipe, manifest, plan, warnings) = prepare(recipe_path)?;
     let io = |message: String| BuildError::Io {
         recipe: recipe_path.to_path_buf(),
         message,
@@ -229,6 +262,16 @@ pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary,
     let size = std::fs::metadata(&out)
         .map_err(|e| io(format!("{}: {e}", out.display())))?
         .len();
+    if let Some((cache, key)) = &cached {
+        let record = build_cache::Record {
+            inputs: inputs(&recipe, &plan),
+            file_name: output_name(&manifest),
+            image_id: summary.image_id.to_string(),
+            entries: summary.entries,
+        };
+        // A cache that cannot be written only costs the next build its shortcut.
+        let _ = build_cache::store(cache, key, &out, &record);
+    }
     Ok(BuildSummary {
         recipe: recipe_path.to_path_buf(),
         path: out,
@@ -237,6 +280,46 @@ pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary,
         entries: summary.entries,
         warnings,
     })
+}
+
+/// Every host path whose change could change the image: the plan's host files, the traced
+/// symlinks, every directory of the trees (an added file changes its directory), the library
+/// directories runtime modules are looked up in, and the dynamic linker's configuration.
+fn inputs(recipe: &Recipe, plan: &Plan) -> Vec<build_cache::Stamp> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for e in plan.entries.values() {
+        match &e.content {
+            Content::HostFile { source, .. } => paths.push(source.clone()),
+            Content::Symlink(_) if e.origin == crate::plan::Origin::Traced => {
+                paths.push(PathBuf::from(&e.path));
+            }
+            _ => {}
+        }
+    }
+    for e in &recipe.image.entries {
+        if let RecipeEntry::Tree { source } = &e.kind {
+            for d in walkdir::WalkDir::new(&source.value).into_iter().flatten() {
+                if d.file_type().is_dir() || d.file_type().is_symlink() {
+                    paths.push(d.path().to_path_buf());
+                }
+            }
+        }
+    }
+    paths.extend(
+        crate::runtime_set::lib_dirs(Path::new("/"))
+            .into_iter()
+            .map(PathBuf::from),
+    );
+    paths.push(PathBuf::from("/etc/ld.so.conf"));
+    paths.push(PathBuf::from("/etc/ld.so.conf.d"));
+    paths.sort();
+    paths.dedup();
+    // A path that cannot be stamped now is recorded as absent by leaving it out; its later
+    // appearance is caught through its directory's stamp.
+    paths
+        .iter()
+        .filter_map(|p| build_cache::Stamp::of(p))
+        .collect()
 }
 
 /// Parse a `--compression` value.

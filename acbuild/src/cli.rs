@@ -73,6 +73,9 @@ pub struct BuildArgs {
     /// Print a JSON summary (path, image ID, size, entries) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Always build, even when the cache holds the image of unchanged inputs.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Output forms of `acbuild trace`.
@@ -140,6 +143,7 @@ fn run_build(args: &BuildArgs) -> ExitCode {
     let options = BuildOptions {
         out_dir: args.out.clone(),
         write,
+        cache: !args.no_cache,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(args.recipes.len() as u64);

@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin shell over [`cli`]; the work lives in the modules below.
 
 pub mod build;
+pub mod build_cache;
 pub mod cli;
 pub mod image_manifest;
 pub mod plan;

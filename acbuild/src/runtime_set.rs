@@ -68,7 +68,7 @@ pub enum RuntimeSetError {
 /// The library directories that exist under `root`, as canonical image paths (so that on a
 /// merged-/usr host `/lib/x86_64-linux-gnu` is reported as `/usr/lib/x86_64-linux-gnu`), in
 /// search order without repeats.
-fn lib_dirs(root: &Path) -> Vec<String> {
+pub fn lib_dirs(root: &Path) -> Vec<String> {
     let Ok(canonical_root) = root.canonicalize() else {
         return Vec::new();
     };

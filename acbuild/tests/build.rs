@@ -22,13 +22,14 @@ fn require(tool: &str) {
     );
 }
 
+/// Runs acbuild with its cache in `cwd/cache`, so tests never share or pollute a cache.
 fn acbuild(cwd: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_acbuild"))
+    Command::new(env!("CARGO_BIN_EXE_acbuild"))
         .args(args)
         .current_dir(cwd)
+        .env("XDG_CACHE_HOME", cwd.join("cache"))
         .output()
-        .unwrap();
-    out
+        .unwrap()
 }
 
 fn build(cwd: &Path, recipe: &Path, out: &Path) -> PathBuf {
@@ -150,7 +151,8 @@ fn build_with(
     umask: &str,
     jobs: &str,
 ) -> Vec<u8> {
-    let cmd = format!("umask {umask}; exec \"$0\" build \"$1\" --out \"$2\" --jobs {jobs}");
+    let cmd =
+        format!("umask {umask}; exec \"$0\" build \"$1\" --out \"$2\" --jobs {jobs} --no-cache");
     let mut c = Command::new("sh");
     c.arg("-c")
         .arg(cmd)
@@ -335,5 +337,33 @@ fn the_curl_image_carries_the_ca_bundle_and_runs() {
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+#[test]
+fn a_second_build_with_nothing_changed_comes_from_the_cache_and_a_change_rebuilds() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("conf");
+    std::fs::write(&input, "one").unwrap();
+    let recipe = tmp.path().join("r.kdl");
+    std::fs::write(
+        &recipe,
+        "image \"example.com/t\" version=\"1\" {\n    file \"conf\" to=\"/etc/conf\"\n}\n",
+    )
+    .unwrap();
+    let first = build(tmp.path(), &recipe, &tmp.path().join("o1"));
+    let second = build(tmp.path(), &recipe, &tmp.path().join("o2"));
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap()
+    );
+    // Served from the cache: the output is a hard link to the cached image.
+    assert!(std::fs::metadata(&second).unwrap().nlink() > 1);
+    std::fs::write(&input, "two").unwrap();
+    let third = build(tmp.path(), &recipe, &tmp.path().join("o3"));
+    assert_ne!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&third).unwrap()
     );
 }
