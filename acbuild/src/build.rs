@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use appc::aci::{Builder, Compression, Entry, EntryKind, FileSource, RootfsPath, WriteOptions};
+use appc::aci::{Builder, Entry, EntryKind, FileSource, RootfsPath, WriteOptions};
 
 use crate::build_cache;
 use crate::image_manifest::image_manifest;
@@ -320,17 +320,4 @@ fn inputs(recipe: &Recipe, plan: &Plan) -> Vec<build_cache::Stamp> {
         .iter()
         .filter_map(|p| build_cache::Stamp::of(p))
         .collect()
-}
-
-/// Parse a `--compression` value.
-pub fn parse_compression(s: &str) -> Result<Compression, String> {
-    match s {
-        "gzip" => Ok(Compression::Gzip),
-        "xz" => Ok(Compression::Xz),
-        "zstd" => Ok(Compression::Zstd),
-        "none" => Ok(Compression::None),
-        other => Err(format!(
-            "unknown compression `{other}` (gzip, xz, zstd, none)"
-        )),
-    }
 }

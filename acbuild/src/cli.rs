@@ -1,7 +1,7 @@
 //! Command-line surface of acbuild: clap definitions, and the one place where errors become
 //! messages and exit codes (0 success, 1 failure, 2 usage or input error).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,6 +10,8 @@ use rayon::prelude::*;
 
 use crate::build::{self, BuildOptions};
 use crate::trace;
+
+use appc::aci::{Compression, ReadOptions, WriteOptions};
 
 /// Build minimal, reproducible, signed App Container Images.
 ///
@@ -54,6 +56,33 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Pack DIR (manifest + rootfs/) into a reproducible ACI; prints its image ID.
+    Pack {
+        dir: PathBuf,
+        out: PathBuf,
+        /// gzip (default), xz, bzip2, none, or zstd (not allowed by the appc spec).
+        #[arg(long, default_value = "gzip")]
+        compression: Compression,
+        /// Compression level (codec default if omitted).
+        #[arg(long)]
+        level: Option<u32>,
+        /// Compression threads (0 = all cores); the output is the same for any value.
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+        /// Keep the files' numeric owners instead of 0:0.
+        #[arg(long)]
+        keep_owner: bool,
+        /// Print {path, image_id, size, entries} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check ACIs, image manifests and pod manifests; print every error; exit 1 if any.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the manifest of an ACI (after checking the archive layout).
+    CatManifest { file: PathBuf },
 }
 
 /// Options of `acbuild build`.
@@ -65,7 +94,7 @@ pub struct BuildArgs {
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
     /// Compression: gzip (the spec's default), xz, none, or zstd (not in the spec).
-    #[arg(long, default_value = "gzip", value_parser = build::parse_compression)]
+    #[arg(long, default_value = "gzip")]
     pub compression: appc::aci::Compression,
     /// Compression threads (0 = every core); the output is the same for every value.
     #[arg(long, default_value_t = 0)]
@@ -99,6 +128,11 @@ pub fn main() -> ExitCode {
     }
 }
 
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("acbuild: {msg}");
+    ExitCode::from(code)
+}
+
 fn run(command: Command) -> ExitCode {
     match command {
         Command::Build(args) => run_build(&args),
@@ -109,6 +143,89 @@ fn run(command: Command) -> ExitCode {
             allow_missing,
             files,
         } => run_trace(root, format, allow_missing, &files),
+        Command::Pack {
+            dir,
+            out,
+            compression,
+            level,
+            jobs,
+            keep_owner,
+            json,
+        } => {
+            if out.extension().is_none_or(|e| e != "aci") {
+                return fail(2, format!("{}: output must end in .aci", out.display()));
+            }
+            let mut opts = match WriteOptions::from_env() {
+                Ok(o) => o,
+                Err(e) => return fail(2, e),
+            };
+            opts.compression = compression;
+            opts.level = level;
+            opts.threads = jobs;
+            if !compression.is_standard() {
+                eprintln!(
+                    "acbuild: warning: {compression} is not an appc compression; actool and rkt reject it"
+                );
+            }
+            match crate::pack::pack(&dir, &out, opts, keep_owner) {
+                Ok(s) if json => {
+                    let v = serde_json::json!({
+                        "path": out.display().to_string(),
+                        "image_id": s.image_id.to_string(),
+                        "size": s.compressed_bytes,
+                        "entries": s.entries,
+                    });
+                    println!("{v}");
+                    ExitCode::SUCCESS
+                }
+                Ok(s) => {
+                    println!("{}", s.image_id);
+                    ExitCode::SUCCESS
+                }
+                Err(
+                    e @ (crate::pack::PackError::NoRootfs(_)
+                    | crate::pack::PackError::Special(_)
+                    | crate::pack::PackError::Path { .. }
+                    | crate::pack::PackError::NotUtf8(_)
+                    | crate::pack::PackError::Manifest { .. }),
+                ) => fail(2, e),
+                Err(e) => fail(1, e),
+            }
+        }
+        Command::Validate { files } => {
+            let mut code = ExitCode::SUCCESS;
+            for file in &files {
+                match crate::validate::validate(file) {
+                    Ok(what) => println!("{}: valid {what}", file.display()),
+                    Err(e @ crate::validate::Invalid::Unreadable { .. }) => {
+                        eprintln!("acbuild validate: {e}");
+                        code = ExitCode::from(2);
+                    }
+                    Err(e) => {
+                        for line in e.to_string().lines() {
+                            eprintln!("{}: {line}", file.display());
+                        }
+                        if code == ExitCode::SUCCESS {
+                            code = ExitCode::FAILURE;
+                        }
+                    }
+                }
+            }
+            code
+        }
+        Command::CatManifest { file } => {
+            let f = match std::fs::File::open(&file) {
+                Ok(f) => f,
+                Err(e) => return fail(2, format!("{}: {e}", file.display())),
+            };
+            match appc::aci::read::read(std::io::BufReader::new(f), ReadOptions::default()) {
+                Ok(info) => match std::io::stdout().write_all(&info.manifest) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(1, e),
+                },
+                Err(e) => fail(2, format!("{}: {e}", file.display())),
+            }
+        }
     }
 }
 

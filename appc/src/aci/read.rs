@@ -389,3 +389,306 @@ fn check_end<R: Read>(stream: &mut R) -> Result<(), ReadError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A raw tar built entry by entry, names written as given (no cleaning).
+    struct Raw(tar::Builder<Vec<u8>>);
+
+    impl Raw {
+        fn new() -> Raw {
+            Raw(tar::Builder::new(Vec::new()))
+        }
+        fn put(mut self, name: &str, kind: tar::EntryType, data: &[u8], link: Option<&str>) -> Raw {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.set_size(data.len() as u64);
+            {
+                let gnu = h.as_gnu_mut().unwrap();
+                gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+                if let Some(l) = link {
+                    gnu.linkname[..l.len()].copy_from_slice(l.as_bytes());
+                }
+            }
+            h.set_cksum();
+            self.0.append(&h, data).unwrap();
+            self
+        }
+        fn file(self, name: &str, data: &[u8]) -> Raw {
+            self.put(name, tar::EntryType::Regular, data, None)
+        }
+        fn dir(self, name: &str) -> Raw {
+            self.put(name, tar::EntryType::Directory, b"", None)
+        }
+        fn base(self) -> Raw {
+            self.file("manifest", b"{}").dir("rootfs")
+        }
+        fn bytes(self) -> Vec<u8> {
+            self.0.into_inner().unwrap()
+        }
+    }
+
+    fn errors(bytes: Vec<u8>) -> Vec<String> {
+        match read(&bytes[..], ReadOptions::default()) {
+            Err(ReadError::Layout(v)) => v.iter().map(|e| e.to_string()).collect(),
+            other => panic!("expected layout errors, got {other:?}"),
+        }
+    }
+
+    fn rejects(bytes: Vec<u8>, entry: &str, rule: &str) {
+        let errs = errors(bytes);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(&format!("{entry:?}")) && e.contains(rule)),
+            "no error naming {entry:?} with {rule:?} in {errs:?}"
+        );
+    }
+
+    #[test]
+    fn accepts_a_minimal_image_with_dot_slash_names() {
+        let bytes = Raw::new()
+            .file("./manifest", b"{}")
+            .dir("rootfs/")
+            .file("rootfs//bin/./x", b"1")
+            .bytes();
+        let info = read(&bytes[..], ReadOptions::default()).unwrap();
+        assert_eq!(info.manifest, b"{}");
+        assert_eq!(info.entries[2].path, "rootfs/bin/x");
+        assert_eq!(info.compression, Compression::None);
+    }
+
+    #[test]
+    fn rejects_missing_manifest() {
+        assert!(errors(Raw::new().dir("rootfs").bytes()).contains(&"no manifest entry".to_owned()));
+    }
+
+    #[test]
+    fn rejects_missing_rootfs_dir() {
+        let errs = errors(
+            Raw::new()
+                .file("manifest", b"{}")
+                .file("rootfs/x", b"")
+                .bytes(),
+        );
+        assert!(
+            errs.contains(&"no rootfs directory entry".to_owned()),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn rejects_rootfs_that_is_a_file() {
+        rejects(
+            Raw::new()
+                .file("manifest", b"{}")
+                .file("rootfs", b"")
+                .bytes(),
+            "rootfs",
+            "must be a directory",
+        );
+    }
+
+    #[test]
+    fn rejects_top_level_names_sharing_the_rootfs_prefix() {
+        rejects(
+            Raw::new().base().file("rootfs2/evil", b"").bytes(),
+            "rootfs2/evil",
+            "outside rootfs/",
+        );
+        rejects(
+            Raw::new().base().file("rootfs.bak", b"").bytes(),
+            "rootfs.bak",
+            "outside rootfs/",
+        );
+        rejects(
+            Raw::new().base().file("README", b"").bytes(),
+            "README",
+            "outside rootfs/",
+        );
+    }
+
+    #[test]
+    fn rejects_any_parent_component() {
+        rejects(
+            Raw::new().base().file("rootfs/../../evil", b"").bytes(),
+            "rootfs/../../evil",
+            "\"..\"",
+        );
+        rejects(
+            Raw::new()
+                .base()
+                .file("rootfs/bin/../../rootfs/x", b"")
+                .bytes(),
+            "rootfs/bin/../../rootfs/x",
+            "\"..\"",
+        );
+    }
+
+    #[test]
+    fn rejects_absolute_names() {
+        rejects(
+            Raw::new().base().file("/rootfs/x", b"").bytes(),
+            "/rootfs/x",
+            "absolute",
+        );
+    }
+
+    #[test]
+    fn rejects_duplicates_after_cleaning() {
+        rejects(
+            Raw::new()
+                .base()
+                .file("rootfs/bin/x", b"")
+                .file("rootfs//bin/./x", b"")
+                .bytes(),
+            "rootfs//bin/./x",
+            "duplicate",
+        );
+    }
+
+    #[test]
+    fn rejects_duplicate_rootfs_and_manifest() {
+        rejects(
+            Raw::new().base().dir("./rootfs").bytes(),
+            "./rootfs",
+            "duplicate",
+        );
+        rejects(
+            Raw::new().base().file("manifest", b"{}").bytes(),
+            "manifest",
+            "duplicate",
+        );
+    }
+
+    #[test]
+    fn rejects_manifest_that_is_not_a_regular_file() {
+        rejects(
+            Raw::new().dir("manifest").dir("rootfs").bytes(),
+            "manifest",
+            "must be a regular file",
+        );
+        let link = Raw::new()
+            .dir("rootfs")
+            .put("manifest", tar::EntryType::Symlink, b"", Some("rootfs"))
+            .bytes();
+        rejects(link, "manifest", "must be a regular file");
+    }
+
+    #[test]
+    fn rejects_manifest_that_is_not_a_json_object() {
+        rejects(
+            Raw::new().file("manifest", b"[1]").dir("rootfs").bytes(),
+            "manifest",
+            "not a JSON object",
+        );
+    }
+
+    #[test]
+    fn rejects_oversized_manifest() {
+        let big = vec![b' '; MANIFEST_MAX as usize + 1];
+        rejects(
+            Raw::new().file("manifest", &big).dir("rootfs").bytes(),
+            "manifest",
+            "limit",
+        );
+    }
+
+    #[test]
+    fn rejects_hardlinks_outside_rootfs_and_dangling() {
+        let hl = |target| {
+            Raw::new()
+                .base()
+                .put("rootfs/l", tar::EntryType::Link, b"", Some(target))
+                .bytes()
+        };
+        rejects(hl("../../etc/passwd"), "rootfs/l", "not inside rootfs/");
+        rejects(hl("manifest"), "rootfs/l", "not inside rootfs/");
+        rejects(hl("rootfs/nothing"), "rootfs/l", "not an earlier entry");
+    }
+
+    #[test]
+    fn rejects_entries_beneath_a_symlink() {
+        let bytes = Raw::new()
+            .base()
+            .put("rootfs/lnk", tar::EntryType::Symlink, b"", Some("/etc"))
+            .file("rootfs/lnk/evil", b"")
+            .bytes();
+        rejects(bytes, "rootfs/lnk/evil", "beneath the symlink");
+    }
+
+    #[test]
+    fn collects_every_layout_error() {
+        let errs = errors(Raw::new().file("README", b"").file("/abs", b"").bytes());
+        assert_eq!(errs.len(), 4, "{errs:?}");
+    }
+
+    #[test]
+    fn rejects_zstd_unless_allowed_and_unknown_formats() {
+        let z = zstd::encode_all(&Raw::new().base().bytes()[..], 3).unwrap();
+        assert!(matches!(
+            read(&z[..], ReadOptions::default()),
+            Err(ReadError::Nonstandard)
+        ));
+        assert!(
+            read(
+                &z[..],
+                ReadOptions {
+                    allow_nonstandard: true
+                }
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            read(&b"hello"[..], ReadOptions::default()),
+            Err(ReadError::UnknownFormat)
+        ));
+    }
+
+    #[test]
+    fn rejects_missing_end_blocks_and_trailing_data() {
+        let good = Raw::new().base().bytes();
+        let cut = &good[..good.len() - 1024];
+        assert!(read(cut, ReadOptions::default()).is_err());
+        let mut trailing = good.clone();
+        trailing.extend_from_slice(b"junk");
+        assert!(matches!(
+            read(&trailing[..], ReadOptions::default()),
+            Err(ReadError::TrailingData)
+        ));
+    }
+
+    #[test]
+    fn rejects_truncation_inside_file_data() {
+        let good = Raw::new().base().file("rootfs/x", &[7u8; 4000]).bytes();
+        let err = read(&good[..2500], ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("rootfs/x"), "{err}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_random_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..4096)) {
+            let _ = read(&bytes[..], ReadOptions { allow_nonstandard: true });
+        }
+
+        #[test]
+        fn never_panics_on_truncated_or_flipped_archives(cut in 0usize..3000, flip in 0usize..3000, bit in 0u8..8) {
+            let mut good = Raw::new().base().file("rootfs/x", &[7u8; 900]).bytes();
+            let gz = {
+                use std::io::Write;
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(&good).unwrap();
+                e.finish().unwrap()
+            };
+            let f = flip % good.len();
+            good[f] ^= 1 << bit;
+            let _ = read(&good[..cut.min(good.len())], ReadOptions::default());
+            let _ = read(&gz[..cut.min(gz.len())], ReadOptions::default());
+        }
+    }
+}

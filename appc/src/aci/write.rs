@@ -378,3 +378,260 @@ impl<R: Read> Read for ExactSize<R> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aci::read::{EntryType, ReadOptions, read};
+
+    fn opts(compression: Compression) -> WriteOptions {
+        WriteOptions {
+            compression,
+            level: None,
+            threads: 2,
+            mtime: 1_700_000_000,
+        }
+    }
+
+    fn file(path: &str, bytes: &[u8], mode: u32) -> Entry {
+        Entry {
+            path: RootfsPath::new(path).unwrap(),
+            kind: EntryKind::File(FileSource::Bytes(bytes.to_vec())),
+            mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    fn tar_of(b: Builder) -> Vec<u8> {
+        let mut out = Vec::new();
+        b.write_to(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn writes_manifest_rootfs_then_entries_in_bytewise_order_with_parents() {
+        let mut b = Builder::new(b"{}".to_vec(), opts(Compression::None));
+        b.add(file("usr/bin/z", b"z", 0o755)).unwrap();
+        b.add(file("etc/a", b"a", 0o644)).unwrap();
+        b.add(file("usr-b", b"b", 0o644)).unwrap();
+        let info = read(&tar_of(b)[..], ReadOptions::default()).unwrap();
+        let names: Vec<_> = info.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "manifest",
+                "rootfs",
+                "rootfs/etc",
+                "rootfs/etc/a",
+                "rootfs/usr",
+                "rootfs/usr-b",
+                "rootfs/usr/bin",
+                "rootfs/usr/bin/z"
+            ]
+        );
+        let usr = &info.entries[4];
+        assert_eq!(
+            (usr.kind, usr.mode, usr.uid, usr.gid),
+            (EntryType::Dir, 0o755, 0, 0)
+        );
+    }
+
+    #[test]
+    fn headers_keep_setuid_owner_and_fixed_mtime_without_names() {
+        let mut b = Builder::new(b"{}".to_vec(), opts(Compression::None));
+        let mut e = file("bin/su", b"x", 0o4755);
+        e.uid = 1000;
+        e.gid = 2000;
+        b.add(e).unwrap();
+        let bytes = tar_of(b);
+        let mut ar = tar::Archive::new(&bytes[..]);
+        for entry in ar.entries().unwrap() {
+            let entry = entry.unwrap();
+            let h = entry.header();
+            assert_eq!(h.mtime().unwrap(), 1_700_000_000);
+            assert_eq!(h.username_bytes(), Some(&b""[..]));
+            assert!(h.as_gnu().is_some(), "GNU header");
+            assert!(!matches!(
+                h.entry_type(),
+                tar::EntryType::XHeader | tar::EntryType::XGlobalHeader
+            ));
+            if entry.path_bytes().as_ref() == b"rootfs/bin/su" {
+                assert_eq!(h.mode().unwrap(), 0o4755);
+                assert_eq!((h.uid().unwrap(), h.gid().unwrap()), (1000, 2000));
+            }
+        }
+    }
+
+    #[test]
+    fn long_names_and_long_symlink_targets_round_trip() {
+        let long = format!("{}/{}", "d".repeat(120), "f".repeat(150));
+        let target = format!("/{}", "t".repeat(200));
+        let mut b = Builder::new(b"{}".to_vec(), opts(Compression::None));
+        b.add(file(&long, b"x", 0o644)).unwrap();
+        b.add(Entry {
+            path: RootfsPath::new("lnk").unwrap(),
+            kind: EntryKind::Symlink(target.clone().into()),
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        })
+        .unwrap();
+        let info = read(&tar_of(b)[..], ReadOptions::default()).unwrap();
+        assert!(
+            info.entries
+                .iter()
+                .any(|e| e.path == format!("rootfs/{long}"))
+        );
+        let lnk = info
+            .entries
+            .iter()
+            .find(|e| e.path == "rootfs/lnk")
+            .unwrap();
+        assert_eq!(lnk.link.as_deref(), Some(target.as_str()));
+    }
+
+    #[test]
+    fn hardlinks_are_stored_as_links_to_the_archive_name() {
+        let mut b = Builder::new(b"{}".to_vec(), opts(Compression::None));
+        b.add(file("a", b"data", 0o644)).unwrap();
+        b.add(Entry {
+            path: RootfsPath::new("b").unwrap(),
+            kind: EntryKind::Hardlink(RootfsPath::new("a").unwrap()),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        })
+        .unwrap();
+        let info = read(&tar_of(b)[..], ReadOptions::default()).unwrap();
+        let b = info.entries.iter().find(|e| e.path == "rootfs/b").unwrap();
+        assert_eq!(b.kind, EntryType::Hardlink);
+        assert_eq!(b.link.as_deref(), Some("rootfs/a"));
+    }
+
+    #[test]
+    fn hardlink_before_its_target_is_an_error() {
+        let mut b = Builder::new(b"{}".to_vec(), opts(Compression::None));
+        b.add(file("z", b"data", 0o644)).unwrap();
+        b.add(Entry {
+            path: RootfsPath::new("a").unwrap(),
+            kind: EntryKind::Hardlink(RootfsPath::new("z").unwrap()),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        })
+        .unwrap();
+        let err = b.write_to(Vec::new()).unwrap_err();
+        assert!(matches!(err, WriteError::HardlinkOrder { .. }), "{err}");
+    }
+
+    #[test]
+    fn duplicate_path_is_an_error() {
+        let mut b = Builder::new(b"{}".to_vec(), opts(Compression::None));
+        b.add(file("a", b"1", 0o644)).unwrap();
+        let err = b.add(file("a", b"2", 0o644)).unwrap_err();
+        assert_eq!(err.to_string(), "rootfs/a: added twice");
+    }
+
+    #[test]
+    fn image_id_is_sha512_of_the_tar_and_bytes_equal_for_any_thread_count() {
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let build = |compression, threads| {
+            let mut b = Builder::new(
+                b"{}".to_vec(),
+                WriteOptions {
+                    threads,
+                    ..opts(compression)
+                },
+            );
+            b.add(file("big", &big, 0o644)).unwrap();
+            let mut out = Vec::new();
+            let s = b.write_to(&mut out).unwrap();
+            (out, s)
+        };
+        let (plain, s) = build(Compression::None, 1);
+        let (tar_id, _) = {
+            let mut h = Hashing::new(io::sink());
+            h.write_all(&plain).unwrap();
+            h.finish()
+        };
+        assert_eq!(s.image_id, tar_id);
+        for c in [Compression::Gzip, Compression::Xz, Compression::Zstd] {
+            let (one, s1) = build(c, 1);
+            let (two, _) = build(c, 2);
+            let (four, _) = build(c, 4);
+            assert_eq!(one, two, "{c}");
+            assert_eq!(one, four, "{c}");
+            assert_eq!(s1.image_id, tar_id, "{c}");
+            let back = read(
+                &one[..],
+                ReadOptions {
+                    allow_nonstandard: true,
+                },
+            )
+            .unwrap();
+            assert_eq!(back.image_id, tar_id, "{c}");
+            assert_eq!(back.compression, c);
+        }
+    }
+
+    #[test]
+    fn file_that_grows_while_read_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"abc").unwrap();
+        let entry = Entry {
+            path: RootfsPath::new("f").unwrap(),
+            kind: EntryKind::File(FileSource::Path(p.clone())),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        let mut out = Vec::new();
+        let mut tar = tar::Builder::new(&mut out);
+        let file = File::open(&p).unwrap();
+        std::fs::write(&p, b"abcdef").unwrap();
+        drop(file);
+        // The header promises 3 bytes, the file now has 6.
+        let mut reader = ExactSize {
+            inner: File::open(&p).unwrap(),
+            expected: 3,
+            seen: 0,
+        };
+        let mut h = header(tar::EntryType::Regular, 0o644, 0, 0, 0);
+        h.set_size(3);
+        let err = tar
+            .append_data(&mut h, "rootfs/f", &mut reader)
+            .unwrap_err();
+        assert_eq!(err.to_string(), SIZE_CHANGED);
+        let _ = entry;
+    }
+
+    #[test]
+    fn source_date_epoch_must_be_digits() {
+        assert_eq!(parse_epoch("1700000000").unwrap(), 1_700_000_000);
+        assert!(matches!(
+            parse_epoch("17e9"),
+            Err(WriteError::SourceDateEpoch(_))
+        ));
+        assert!(matches!(
+            parse_epoch(""),
+            Err(WriteError::SourceDateEpoch(_))
+        ));
+    }
+
+    #[test]
+    fn write_file_appears_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.aci");
+        let mut b = Builder::new(b"{}".to_vec(), opts(Compression::Gzip));
+        b.add(file("a", b"1", 0o644)).unwrap();
+        let s = b.write_file(&out).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(bytes.len() as u64, s.compressed_bytes);
+        assert_eq!(
+            read(&bytes[..], ReadOptions::default()).unwrap().image_id,
+            s.image_id
+        );
+    }
+}
