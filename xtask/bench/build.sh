@@ -4,7 +4,7 @@
 # `actool build` for the ACI), in one hyperfine run. Run from the repository root:
 #   cargo build --release -p acbuild && xtask/bench/build.sh
 # Needs: hyperfine, actool (appc-spec), lddtree (pax-utils + python3-pyelftools), etcd-server,
-# etcd-client. Writes the hyperfine table to target/bench/build.md and prints sizes.
+# etcd-client. Writes the hyperfine tables to target/bench/build-{full,cached}.md and prints sizes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ACBUILD=${ACBUILD:-$PWD/target/release/acbuild}
@@ -33,10 +33,16 @@ actool build --overwrite "$W/ref" "$W/reference.aci"
 SH
 chmod +x "$W/reference.sh"
 
+# A full build (cache off) against the reference, then a rebuild with nothing changed (cache on).
 hyperfine --warmup 1 --runs 5 \
-  --export-markdown "$W/../build.md" \
-  -n "acbuild recipes/etcd.kdl" "$ACBUILD build recipes/etcd.kdl --out $W/out" \
+  --export-markdown "$W/../build-full.md" \
+  -n "acbuild recipes/etcd.kdl (no cache)" "$ACBUILD build recipes/etcd.kdl --out $W/out --no-cache" \
   -n "lddtree --copy-to-tree + actool build" "$W/reference.sh $W"
+export XDG_CACHE_HOME=$W/cache
+"$ACBUILD" build recipes/etcd.kdl --out "$W/out-cached" >/dev/null 2>&1
+hyperfine --warmup 3 --runs 20 -N \
+  --export-markdown "$W/../build-cached.md" \
+  -n "acbuild recipes/etcd.kdl (nothing changed)" "$ACBUILD build recipes/etcd.kdl --out $W/out-cached"
 
 echo
 echo "sizes (bytes):"
