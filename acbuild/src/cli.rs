@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
 use crate::build::{self, BuildOptions};
+use crate::signing_key::{self, KeyChoice, KeyError, KeySource, SigningKey};
 use crate::trace;
 
 use appc::aci::{Compression, ReadOptions, WriteOptions};
@@ -40,6 +41,24 @@ pub enum Command {
         /// Recipe files.
         #[arg(required = true)]
         recipes: Vec<PathBuf>,
+    },
+    /// Make an Ed25519 signing key (secret and public, armoured).
+    Keygen {
+        /// User ID of the key.
+        #[arg(long, default_value = signing_key::DEFAULT_UID)]
+        uid: String,
+        /// Directory for signing-key.asc and signing-key.pub.asc (default: the acbuild config
+        /// directory, $XDG_CONFIG_HOME/acbuild or ~/.config/acbuild).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Sign an existing image: writes IMAGE.asc beside it (dated SOURCE_DATE_EPOCH if set).
+    Sign {
+        /// The image.
+        aci: PathBuf,
+        /// Secret key file (default: $ACBUILD_SIGN_KEY, then the user's default key).
+        #[arg(long)]
+        sign_key: Option<PathBuf>,
     },
     /// List every file (and symlink) the given programs need to start, as ld.so resolves them.
     Trace {
@@ -75,6 +94,13 @@ pub enum Command {
         /// Print {path, image_id, size, entries} as JSON.
         #[arg(long)]
         json: bool,
+        /// Secret key to sign OUT with (writes OUT.asc; default: $ACBUILD_SIGN_KEY, then the
+        /// user's default key, created on first use).
+        #[arg(long, conflicts_with = "no_sign")]
+        sign_key: Option<PathBuf>,
+        /// Do not sign the image.
+        #[arg(long)]
+        no_sign: bool,
     },
     /// Check ACIs, image manifests and pod manifests; print every error; exit 1 if any.
     Validate {
@@ -137,6 +163,41 @@ fn run(command: Command) -> ExitCode {
     match command {
         Command::Build(args) => run_build(&args),
         Command::Check { recipes } => run_check(&recipes),
+        Command::Keygen { uid, out } => {
+            let dir = match out {
+                Some(dir) => dir,
+                None => match signing_key::config_dir(&|n| std::env::var_os(n)) {
+                    Ok(dir) => dir,
+                    Err(e) => return fail_key(&e),
+                },
+            };
+            match signing_key::generate(&uid, &dir) {
+                Ok(made) => {
+                    println!("{}", made.notice());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail_key(&e),
+            }
+        }
+        Command::Sign { aci, sign_key } => {
+            let choice = KeyChoice {
+                flag: sign_key,
+                no_sign: false,
+            };
+            let key = match SigningKey::resolve(&choice) {
+                Ok(Some(key)) => key,
+                Ok(None) => return ExitCode::SUCCESS,
+                Err(e) => return fail_key(&e),
+            };
+            announce_new_key(&key);
+            match key.sign(&aci) {
+                Ok(asc) => {
+                    println!("{}", asc.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail_key(&e),
+            }
+        }
         Command::Trace {
             root,
             format,
@@ -151,7 +212,18 @@ fn run(command: Command) -> ExitCode {
             jobs,
             keep_owner,
             json,
+            sign_key,
+            no_sign,
         } => {
+            // Resolve (and unlock) the key before the work, so a bad key fails fast.
+            let choice = KeyChoice {
+                flag: sign_key,
+                no_sign,
+            };
+            let key = match SigningKey::resolve(&choice) {
+                Ok(key) => key,
+                Err(e) => return fail_key(&e),
+            };
             if out.extension().is_none_or(|e| e != "aci") {
                 return fail(2, format!("{}: output must end in .aci", out.display()));
             }
@@ -167,7 +239,22 @@ fn run(command: Command) -> ExitCode {
                     "acbuild: warning: {compression} is not an appc compression; actool and rkt reject it"
                 );
             }
-            match crate::pack::pack(&dir, &out, opts, keep_owner) {
+            let packed = crate::pack::pack(&dir, &out, opts, keep_owner);
+            if packed.is_ok() {
+                match &key {
+                    Some(key) => {
+                        announce_new_key(key);
+                        if let Err(e) = key.sign(&out) {
+                            return fail_key(&e);
+                        }
+                    }
+                    None => eprintln!(
+                        "acbuild: warning: --no-sign: {} is not signed; acrun will refuse it",
+                        out.display()
+                    ),
+                }
+            }
+            match packed {
                 Ok(s) if json => {
                     let v = serde_json::json!({
                         "path": out.display().to_string(),
@@ -365,4 +452,19 @@ fn run_trace(
     };
     print!("{text}");
     ExitCode::SUCCESS
+}
+
+/// Tell the user about a default key created on first use (stderr: stdout is for results).
+fn announce_new_key(key: &SigningKey) {
+    if let KeySource::Created(made) = &key.source {
+        eprintln!("acbuild: {}", made.notice());
+    }
+}
+
+fn fail_key(e: &KeyError) -> ExitCode {
+    let usage = matches!(
+        e,
+        KeyError::BadSourceDateEpoch(_) | KeyError::NoConfigDir | KeyError::NoPassphrase { .. }
+    );
+    fail(if usage { 2 } else { 1 }, e)
 }

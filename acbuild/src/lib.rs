@@ -10,5 +10,6 @@ pub mod pack;
 pub mod plan;
 pub mod recipe;
 pub mod runtime_set;
+pub mod signing_key;
 pub mod trace;
 pub mod validate;

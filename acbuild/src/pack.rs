@@ -5,7 +5,7 @@
 //! first path. The manifest is validated against the spec and then stored byte for byte as given.
 
 use std::collections::HashMap;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use appc::aci::{
@@ -105,9 +105,8 @@ pub fn pack(
             } else {
                 EntryKind::File(FileSource::Path(host.to_owned()))
             }
-        } else if ft.is_socket() || ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
-            return Err(PackError::Special(host.to_owned()));
         } else {
+            // sockets, fifos, devices
             return Err(PackError::Special(host.to_owned()));
         };
         let (uid, gid) = if keep_owner {

@@ -12,6 +12,8 @@ pub mod labels;
 pub mod manifest;
 pub mod name;
 pub mod quantity;
+pub mod sign;
+pub mod trust;
 pub mod uuid;
 pub mod validation;
 pub mod version;

@@ -236,10 +236,11 @@ fn find_library_strings(data: &[u8], found: &mut BTreeSet<String>) {
             end += 1;
         }
         let bounded = start == 0 || !is_name_byte(data[start - 1]);
-        if bounded && let Ok(name) = std::str::from_utf8(&data[start..end]) {
-            if looks_like_library(name) {
-                found.insert(name.to_string());
-            }
+        if bounded
+            && let Ok(name) = std::str::from_utf8(&data[start..end])
+            && looks_like_library(name)
+        {
+            found.insert(name.to_string());
         }
         i = end;
     }

@@ -336,7 +336,6 @@ fn read_tar<R: Read>(stream: &mut R) -> Result<(Vec<u8>, Vec<EntryInfo>), ReadEr
             link,
         });
     }
-    drop(archive);
     check_end(stream)?;
     if manifest.is_none() {
         errors.push(LayoutError::NoManifest);

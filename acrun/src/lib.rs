@@ -1,0 +1,9 @@
+//! acrun: verify, store and run App Container Images.
+//!
+//! The binary (`src/main.rs`) is a thin shell over [`cli`]; the trust commands live in
+//! [`trust_cmd`], image verification in [`verify_cmd`].
+
+pub mod cli;
+mod image_name;
+pub mod trust_cmd;
+pub mod verify_cmd;
