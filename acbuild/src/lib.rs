@@ -2,8 +2,14 @@
 //!
 //! The binary (`src/main.rs`) is a thin shell over [`cli`]; the work lives in the modules below.
 
+pub mod build;
+pub mod build_cache;
 pub mod cli;
+pub mod image_manifest;
 pub mod pack;
+pub mod plan;
+pub mod recipe;
+pub mod runtime_set;
 pub mod signing_key;
 pub mod trace;
 pub mod validate;

@@ -1,0 +1,323 @@
+//! The build: recipe → plan → trace → ACI, written atomically.
+//!
+//! [`build`] runs the whole pipeline for one recipe: load and check it, build and validate the
+//! manifest, plan the rootfs, trace the ELF closure of every program and runtime module, warn
+//! about runtime needs the recipe does not cover (pointing at the program's line), then stream the
+//! entries straight from the host files into `appc::aci::Builder` (no temporary rootfs). The
+//! output is a pure function of the recipe, the input bytes and the options: entry order is path
+//! order, owners come from the recipe, times from `SOURCE_DATE_EPOCH`.
+//! Signing is not part of this step yet.
+
+use std::path::{Path, PathBuf};
+
+use appc::aci::{Builder, Entry, EntryKind, FileSource, RootfsPath, WriteOptions};
+
+use crate::build_cache;
+use crate::image_manifest::image_manifest;
+use crate::plan::{Content, Plan, plan};
+use crate::recipe::{self, EntryKind as RecipeEntry, Recipe, RuntimeSet, line_col};
+use crate::trace::{self, Hint, Root, TraceOptions};
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Directory the `.aci` is written to (created if missing).
+    pub out_dir: PathBuf,
+    /// Compression and time stamps of the archive.
+    pub write: WriteOptions,
+    /// Reuse the previous image when nothing changed (see [`crate::build_cache`]).
+    pub cache: bool,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuildSummary {
+    /// The recipe.
+    pub recipe: PathBuf,
+    /// The written image.
+    pub path: PathBuf,
+    /// `sha512-…` of the uncompressed tar.
+    pub image_id: String,
+    /// Size of the written file in bytes.
+    pub size: u64,
+    /// Number of archive entries.
+    pub entries: usize,
+    /// Warnings (`file:line:col: message`).
+    pub warnings: Vec<String>,
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum BuildError {
+    /// The recipe cannot be read or is invalid (an input error: exit 2).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Recipe(#[from] recipe::LoadError),
+    /// The recipe breaks a rule found while planning (an input error: exit 2).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(#[from] recipe::RecipeErrors),
+    /// Tracing failed.
+    #[error("{recipe}: tracing failed: {source}")]
+    Trace {
+        /// The recipe.
+        recipe: PathBuf,
+        /// The tracer's error.
+        source: trace::Error,
+    },
+    /// A path cannot be stored in an ACI.
+    #[error("{recipe}: `{path}` cannot be stored in an ACI: {reason}")]
+    Path {
+        /// The recipe.
+        recipe: PathBuf,
+        /// The image path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Reading the host or writing the image failed.
+    #[error("{}: {message}", recipe.display())]
+    Io {
+        /// The recipe.
+        recipe: PathBuf,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl BuildError {
+    /// Whether the failure lies in the user's input (exit 2) rather than the build (exit 1).
+    pub fn is_input_error(&self) -> bool {
+        matches!(self, Self::Recipe(_) | Self::Invalid(_))
+    }
+}
+
+/// The file name of an image: `NAME-VERSION-OS-ARCH.aci` after the name's last component.
+pub fn output_name(manifest: &appc::manifest::ImageManifest) -> String {
+    let name = manifest.name.as_str();
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let mut parts = vec![base.to_owned()];
+    for label in ["version", "os", "arch"] {
+        if let Some(v) = manifest.labels.get(label) {
+            parts.push(v.replace('/', "_"));
+        }
+    }
+    format!("{}.aci", parts.join("-"))
+}
+
+/// Check a recipe without writing: load, manifest, plan and trace. Returns the warnings.
+pub fn check(recipe_path: &Path) -> Result<Vec<String>, BuildError> {
+    let (_, _, _, warnings) = prepare(recipe_path)?;
+    Ok(warnings)
+}
+
+type Prepared = (Recipe, appc::manifest::ImageManifest, Plan, Vec<String>);
+
+fn prepare(recipe_path: &Path) -> Result<Prepared, BuildError> {
+    let recipe = recipe::load(recipe_path)?;
+    let manifest = image_manifest(&recipe)?;
+    let mut plan = plan(&recipe, Path::new("/"))?;
+    let at = |offset: usize| {
+        let (line, col) = line_col(&recipe.source, offset);
+        format!("{}:{line}:{col}", recipe_path.display())
+    };
+    let mut warnings: Vec<String> = plan
+        .warnings
+        .iter()
+        .map(|(span, w)| format!("{}: warning: {w}", at(span.offset())))
+        .collect();
+    let traced: Vec<PathBuf> = plan
+        .entries
+        .values()
+        .filter(|e| e.trace)
+        .filter_map(|e| match &e.content {
+            Content::HostFile { source, .. } => Some(source.clone()),
+            _ => None,
+        })
+        .collect();
+    let closure =
+        trace::trace(&Root::host(), &traced, &TraceOptions::default()).map_err(|source| {
+            BuildError::Trace {
+                recipe: recipe_path.to_path_buf(),
+                source,
+            }
+        })?;
+    // Programs placed elsewhere with `to=` must not also appear at their host path.
+    let moved: Vec<&Path> = recipe
+        .image
+        .entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            RecipeEntry::Program { source }
+                if source.value.as_os_str() != e.path.value.as_str() =>
+            {
+                Some(source.value.as_path())
+            }
+            _ => None,
+        })
+        .collect();
+    plan.add_closure(closure.paths().iter().map(PathBuf::as_path), &moved)
+        .map_err(|e| BuildError::Io {
+            recipe: recipe_path.to_path_buf(),
+            message: format!("reading the traced closure: {e}"),
+        })?;
+    let covered: Vec<RuntimeSet> = recipe.image.runtime.iter().map(|s| s.value).collect();
+    for (program, hints) in closure.hints() {
+        let line = recipe
+            .image
+            .entries
+            .iter()
+            .find(
+                |e| matches!(&e.kind, RecipeEntry::Program { source } if source.value == *program),
+            )
+            .map(|e| at(e.span.offset()))
+            .unwrap_or_else(|| recipe_path.display().to_string());
+        for hint in hints {
+            let needed = match hint {
+                Hint::Nss { .. } => Some(RuntimeSet::Nss),
+                Hint::Gconv { .. } => Some(RuntimeSet::Gconv),
+                Hint::TlsCertificates { .. } => Some(RuntimeSet::Certs),
+                _ => None,
+            };
+            match needed {
+                Some(set) if covered.contains(&set) => {}
+                Some(set) => warnings.push(format!(
+                    "{line}: warning: {hint}; add `runtime \"{}\"` to the image",
+                    set.name()
+                )),
+                None => warnings.push(format!("{line}: warning: {hint}")),
+            }
+        }
+    }
+    Ok((recipe, manifest, plan, warnings))
+}
+
+/// Build one recipe into `options.out_dir`, from the cache when nothing changed.
+pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary, BuildError> {
+    let cached = options
+        .cache
+        .then(|| {
+            let bytes = std::fs::read(recipe_path).ok()?;
+            let w = &options.write;
+            let opts = format!("{}:{:?}:{}", w.compression.name(), w.level, w.mtime);
+            let canonical = std::path::absolute(recipe_path).ok()?;
+            Some((
+                build_cache::dir()?,
+                build_cache::key(&bytes, &canonical, &opts),
+            ))
+        })
+        .flatten();
+    if let Some((cache, key)) = &cached
+        && let Some(record) = build_cache::lookup(cache, key)
+    {
+        let out = options.out_dir.join(&record.file_name);
+        if build_cache::publish(cache, key, &out).is_ok()
+            && let Ok(meta) = std::fs::metadata(&out)
+        {
+            return Ok(BuildSummary {
+                recipe: recipe_path.to_path_buf(),
+                path: out,
+                image_id: record.image_id,
+                size: meta.len(),
+                entries: record.entries,
+                warnings: Vec::new(),
+            });
+        }
+    }
+    let (recipe, manifest, plan, warnings) = prepare(recipe_path)?;
+    let io = |message: String| BuildError::Io {
+        recipe: recipe_path.to_path_buf(),
+        message,
+    };
+    let mut builder = Builder::new(manifest.to_json_pretty(), options.write.clone());
+    for entry in plan.entries.values() {
+        let path =
+            RootfsPath::new(entry.path.trim_start_matches('/')).map_err(|e| BuildError::Path {
+                recipe: recipe_path.to_path_buf(),
+                path: entry.path.clone(),
+                reason: e.to_string(),
+            })?;
+        let kind = match &entry.content {
+            Content::Dir => EntryKind::Dir,
+            Content::HostFile { source, .. } => EntryKind::File(FileSource::Path(source.clone())),
+            Content::Bytes(b) => EntryKind::File(FileSource::Bytes(b.clone())),
+            Content::Symlink(t) => EntryKind::Symlink(PathBuf::from(t)),
+        };
+        builder
+            .add(Entry {
+                path,
+                kind,
+                mode: entry.mode,
+                uid: entry.uid,
+                gid: entry.gid,
+            })
+            .map_err(|e| io(format!("{}: {e}", entry.path)))?;
+    }
+    std::fs::create_dir_all(&options.out_dir)
+        .map_err(|e| io(format!("creating {}: {e}", options.out_dir.display())))?;
+    let out = options.out_dir.join(output_name(&manifest));
+    let summary = builder
+        .write_file(&out)
+        .map_err(|e| io(format!("writing {}: {e}", out.display())))?;
+    let size = std::fs::metadata(&out)
+        .map_err(|e| io(format!("{}: {e}", out.display())))?
+        .len();
+    if let Some((cache, key)) = &cached {
+        let record = build_cache::Record {
+            inputs: inputs(&recipe, &plan),
+            file_name: output_name(&manifest),
+            image_id: summary.image_id.to_string(),
+            entries: summary.entries,
+        };
+        // A cache that cannot be written only costs the next build its shortcut.
+        let _ = build_cache::store(cache, key, &out, &record);
+    }
+    Ok(BuildSummary {
+        recipe: recipe_path.to_path_buf(),
+        path: out,
+        image_id: summary.image_id.to_string(),
+        size,
+        entries: summary.entries,
+        warnings,
+    })
+}
+
+/// Every host path whose change could change the image: the plan's host files, the traced
+/// symlinks, every directory of the trees (an added file changes its directory), the library
+/// directories runtime modules are looked up in, and the dynamic linker's configuration.
+fn inputs(recipe: &Recipe, plan: &Plan) -> Vec<build_cache::Stamp> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for e in plan.entries.values() {
+        match &e.content {
+            Content::HostFile { source, .. } => paths.push(source.clone()),
+            Content::Symlink(_) if e.origin == crate::plan::Origin::Traced => {
+                paths.push(PathBuf::from(&e.path));
+            }
+            _ => {}
+        }
+    }
+    for e in &recipe.image.entries {
+        if let RecipeEntry::Tree { source } = &e.kind {
+            for d in walkdir::WalkDir::new(&source.value).into_iter().flatten() {
+                if d.file_type().is_dir() || d.file_type().is_symlink() {
+                    paths.push(d.path().to_path_buf());
+                }
+            }
+        }
+    }
+    paths.extend(
+        crate::runtime_set::lib_dirs(Path::new("/"))
+            .into_iter()
+            .map(PathBuf::from),
+    );
+    paths.push(PathBuf::from("/etc/ld.so.conf"));
+    paths.push(PathBuf::from("/etc/ld.so.conf.d"));
+    paths.sort();
+    paths.dedup();
+    // A path that cannot be stamped now is recorded as absent by leaving it out; its later
+    // appearance is caught through its directory's stamp.
+    paths
+        .iter()
+        .filter_map(|p| build_cache::Stamp::of(p))
+        .collect()
+}
