@@ -131,6 +131,12 @@ pub struct BuildArgs {
     /// Always build, even when the cache holds the image of unchanged inputs.
     #[arg(long)]
     pub no_cache: bool,
+    /// Sign with this secret key (else ACBUILD_SIGN_KEY, else the default key, made on first use).
+    #[arg(long, conflicts_with = "no_sign")]
+    pub sign_key: Option<PathBuf>,
+    /// Do not sign (acrun refuses unsigned images).
+    #[arg(long)]
+    pub no_sign: bool,
 }
 
 /// Output forms of `acbuild trace`.
@@ -344,6 +350,17 @@ fn run_build(args: &BuildArgs) -> ExitCode {
     };
     write.compression = args.compression;
     write.threads = args.jobs;
+    // Resolve (and unlock) the key before the work, so a bad key fails fast.
+    let key = match SigningKey::resolve(&KeyChoice {
+        flag: args.sign_key.clone(),
+        no_sign: args.no_sign,
+    }) {
+        Ok(key) => key,
+        Err(e) => return fail_key(&e),
+    };
+    if let Some(key) = &key {
+        announce_new_key(key);
+    }
     let options = BuildOptions {
         out_dir: args.out.clone(),
         write,
@@ -374,6 +391,20 @@ fn run_build(args: &BuildArgs) -> ExitCode {
         match result {
             Ok(summary) => {
                 summary.warnings.iter().for_each(|w| eprintln!("{w}"));
+                match &key {
+                    Some(key) if !signature_is_current(&summary.path) => {
+                        if let Err(e) = key.sign(&summary.path) {
+                            eprintln!("acbuild: signing {}: {e}", summary.path.display());
+                            code = ExitCode::FAILURE;
+                            continue;
+                        }
+                    }
+                    Some(_) => {}
+                    None => eprintln!(
+                        "acbuild: warning: --no-sign: {} is not signed; acrun will refuse it",
+                        summary.path.display()
+                    ),
+                }
                 if !args.json {
                     println!(
                         "{} {} ({} bytes, {} entries)",
@@ -452,6 +483,16 @@ fn run_trace(
     };
     print!("{text}");
     ExitCode::SUCCESS
+}
+
+/// A cached rebuild republishes the same image file; its signature, written after it, is then
+/// still current and signing again would only cost time.
+fn signature_is_current(aci: &std::path::Path) -> bool {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(aci), modified(&appc::sign::signature_path(aci))) {
+        (Some(image), Some(sig)) => sig >= image,
+        _ => false,
+    }
 }
 
 /// Tell the user about a default key created on first use (stderr: stdout is for results).

@@ -28,8 +28,15 @@ fn acbuild(cwd: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(cwd)
         .env("XDG_CACHE_HOME", cwd.join("cache"))
+        .env("XDG_CONFIG_HOME", signing_config())
+        .env_remove("ACBUILD_SIGN_KEY")
         .output()
         .unwrap()
+}
+
+/// Builds sign with a key made once for this test process, never the user's own.
+fn signing_config() -> PathBuf {
+    std::env::temp_dir().join(format!("acbuild-build-tests-{}", std::process::id()))
 }
 
 fn build(cwd: &Path, recipe: &Path, out: &Path) -> PathBuf {
@@ -159,7 +166,9 @@ fn build_with(
         .arg(env!("CARGO_BIN_EXE_acbuild"))
         .arg(recipe)
         .arg(out)
-        .current_dir(cwd);
+        .current_dir(cwd)
+        .env("XDG_CONFIG_HOME", signing_config())
+        .env_remove("ACBUILD_SIGN_KEY");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -167,10 +176,9 @@ fn build_with(
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let aci = std::fs::read_dir(out)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "aci"))
+        .unwrap();
     std::fs::read(aci).unwrap()
 }
 
@@ -365,5 +373,58 @@ fn a_second_build_with_nothing_changed_comes_from_the_cache_and_a_change_rebuild
     assert_ne!(
         std::fs::read(&first).unwrap(),
         std::fs::read(&third).unwrap()
+    );
+}
+
+#[test]
+fn build_signs_its_image_and_no_sign_leaves_it_unsigned() {
+    let t = tempfile::tempdir().unwrap();
+    let recipe = t.path().join("hello.kdl");
+    std::fs::write(
+        &recipe,
+        "image \"example.com/hello\" version=\"1.0\" {\n    text \"/etc/motd\" \"hello\"\n}\n",
+    )
+    .unwrap();
+    let out = acbuild(
+        t.path(),
+        &[
+            "build",
+            recipe.to_str().unwrap(),
+            "--out",
+            "signed",
+            "--no-cache",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let asc = t.path().join("signed/hello-1.0-linux-amd64.aci.asc");
+    let sig = std::fs::read_to_string(&asc).unwrap();
+    assert!(sig.starts_with("-----BEGIN PGP SIGNATURE-----"), "{sig}");
+
+    let out = acbuild(
+        t.path(),
+        &[
+            "build",
+            recipe.to_str().unwrap(),
+            "--out",
+            "unsigned",
+            "--no-cache",
+            "--no-sign",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-sign"));
+    assert!(t.path().join("unsigned/hello-1.0-linux-amd64.aci").exists());
+    assert!(
+        !t.path()
+            .join("unsigned/hello-1.0-linux-amd64.aci.asc")
+            .exists()
     );
 }
