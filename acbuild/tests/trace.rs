@@ -3,33 +3,16 @@
 //! expectation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/trace_cmd.rs"]
+mod trace_cmd;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use std::process::Command;
+use trace_cmd::{acbuild, traced_paths};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/trace");
-
-fn acbuild(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acbuild"))
-        .arg("trace")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn traced_paths(args: &[&str]) -> BTreeSet<PathBuf> {
-    let out = acbuild(args);
-    assert!(
-        out.status.success(),
-        "acbuild trace {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(PathBuf::from)
-        .collect()
-}
 
 fn gcc(args: &[&str]) {
     let out = Command::new("gcc").args(args).output().unwrap_or_else(|e| {

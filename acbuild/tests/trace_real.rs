@@ -3,33 +3,16 @@
 //! etcd-server and crun (all in xtask/debian-packages.txt); a missing tool fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/trace_cmd.rs"]
+mod trace_cmd;
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
+
 use std::process::{Command, Output};
-
-fn acbuild(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acbuild"))
-        .arg("trace")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn traced_paths(args: &[&str]) -> Vec<PathBuf> {
-    let out = acbuild(args);
-    assert!(
-        out.status.success(),
-        "acbuild trace {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(PathBuf::from)
-        .collect()
-}
+use trace_cmd::{acbuild, traced_paths};
 
 fn require(program: &str, package: &str) {
     assert!(
@@ -39,7 +22,7 @@ fn require(program: &str, package: &str) {
 }
 
 /// Copy in-root `paths` from `root` into `dest`, keeping symlinks as symlinks.
-fn copy_closure(root: &Path, paths: &[PathBuf], dest: &Path) {
+fn copy_closure(root: &Path, paths: &BTreeSet<PathBuf>, dest: &Path) {
     for path in paths {
         let from = root.join(path.strip_prefix("/").unwrap());
         let to = dest.join(path.strip_prefix("/").unwrap());
@@ -153,9 +136,7 @@ fn sysroot() -> tempfile::TempDir {
 fn sysroot_trace_stays_inside_the_root_and_reroots_absolute_links() {
     let dir = sysroot();
     let root = dir.path().to_str().unwrap();
-    let paths: BTreeSet<PathBuf> = traced_paths(&["--root", root, "/usr/bin/hello"])
-        .into_iter()
-        .collect();
+    let paths = traced_paths(&["--root", root, "/usr/bin/hello"]);
     let want: BTreeSet<PathBuf> = [
         "/lib",
         "/lib64",
