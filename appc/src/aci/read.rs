@@ -1,6 +1,7 @@
 //! The strict ACI reader: detect the compression, stream the tar once, compute the image ID and
 //! check the layout (`manifest` + `rootfs/…`, checklist §1.3, §1.4, §9.1). It does not parse the
-//! manifest: it returns its bytes, checked to be a size-capped JSON object.
+//! manifest: it returns its bytes, checked to be a size-capped JSON object (parsed strictly by
+//! [`manifest::json`](crate::manifest::json): no duplicate keys).
 //!
 //! Two ways in: [`read`] collects every entry's metadata; [`read_with`] hands each entry that
 //! passes the layout rules, with its content, to a callback while the archive streams past (to
@@ -130,7 +131,7 @@ pub enum LayoutError {
     ManifestTooLarge { name: String, size: u64 },
     #[error("entry {0:?}: manifest is not a JSON object")]
     ManifestNotJsonObject(String),
-    #[error("entry {name:?}: manifest is not valid JSON: {reason}")]
+    #[error("entry {name:?}: manifest: {reason}")]
     ManifestInvalidJson { name: String, reason: String },
     #[error("entry {name:?}: hard link target {target:?} is not inside rootfs/")]
     HardlinkOutside { name: String, target: String },
@@ -417,11 +418,7 @@ impl Layout {
     }
 
     /// Checks one entry; `Some` with its info (and the manifest's bytes) when it passes.
-    fn check(
-        &mut self,
-        h: Header,
-        content: &mut impl Read,
-    ) -> Result<Option<Accepted>, ReadError> {
+    fn check(&mut self, h: Header, content: &mut impl Read) -> Result<Option<Accepted>, ReadError> {
         let raw = String::from_utf8_lossy(&h.name).into_owned();
         self.last = Some(raw.clone());
         let Ok(utf8) = std::str::from_utf8(&h.name) else {
@@ -602,11 +599,13 @@ impl Layout {
             .take(MANIFEST_MAX)
             .read_to_end(&mut bytes)
             .map_err(|e| self.corrupt(e))?;
-        if !matches!(
-            serde_json::from_slice::<serde_json::Value>(&bytes),
-            Ok(serde_json::Value::Object(_))
-        ) {
-            self.error(LayoutError::ManifestNotJsonObject(name));
+        match crate::manifest::json::parse(&bytes) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(_) => self.error(LayoutError::ManifestNotJsonObject(name)),
+            Err(e) => self.error(LayoutError::ManifestInvalidJson {
+                name,
+                reason: e.to_string(),
+            }),
         }
         self.manifest = Some(bytes.clone());
         Ok(Some(bytes))
