@@ -5,17 +5,20 @@
 //! about runtime needs the recipe does not cover (pointing at the program's line), then stream the
 //! entries straight from the host files into `appc::aci::Builder` (no temporary rootfs). The
 //! output is a pure function of the recipe, the input bytes and the options: entry order is path
-//! order, owners come from the recipe, times from `SOURCE_DATE_EPOCH`.
-//! Signing is not part of this step yet.
+//! order, owners come from the recipe, times from `SOURCE_DATE_EPOCH`. [`build_signed`] ends
+//! with the signing step ([`crate::signature`]), which keeps a cached image's current signature.
 
 use std::path::{Path, PathBuf};
 
 use appc::aci::{Builder, Entry, EntryKind, FileSource, RootfsPath, WriteOptions};
 
 use crate::build_cache;
+use crate::error_kind::ErrorKind;
 use crate::image_manifest::image_manifest;
 use crate::plan::{Content, Plan, plan};
 use crate::recipe::{self, EntryKind as RecipeEntry, Recipe, RuntimeSet, line_col};
+use crate::signature::{self, Reuse, Signature};
+use crate::signing_key::{KeyError, SigningKey};
 use crate::trace::{self, Hint, Root, TraceOptions};
 
 /// How to build.
@@ -44,6 +47,9 @@ pub struct BuildSummary {
     pub entries: usize,
     /// Warnings (`file:line:col: message`).
     pub warnings: Vec<String>,
+    /// What the signing step did (not part of the JSON summary).
+    #[serde(skip)]
+    pub signature: Signature,
 }
 
 /// Why a build failed.
@@ -83,12 +89,27 @@ pub enum BuildError {
         /// What failed.
         message: String,
     },
+    /// The image was written but could not be signed.
+    #[error("signing {}: {source}", path.display())]
+    Sign {
+        /// The image.
+        path: PathBuf,
+        /// Why.
+        source: KeyError,
+    },
 }
 
 impl BuildError {
-    /// Whether the failure lies in the user's input (exit 2) rather than the build (exit 1).
-    pub fn is_input_error(&self) -> bool {
-        matches!(self, Self::Recipe(_) | Self::Invalid(_))
+    /// Whether the failure lies in the user's input or in the build.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Recipe(_) | Self::Invalid(_) => ErrorKind::Input,
+            // The key was resolved and SOURCE_DATE_EPOCH read before the build: what fails now
+            // is the build's own work.
+            Self::Trace { .. } | Self::Path { .. } | Self::Io { .. } | Self::Sign { .. } => {
+                ErrorKind::Failure
+            }
+        }
     }
 }
 
@@ -221,6 +242,7 @@ pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary,
                 size: meta.len(),
                 entries: record.entries,
                 warnings: Vec::new(),
+                signature: Signature::Unsigned,
             });
         }
     }
@@ -279,7 +301,25 @@ pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary,
         size,
         entries: summary.entries,
         warnings,
+        signature: Signature::Unsigned,
     })
+}
+
+/// [`build`], then the signing step with `key` (`None`: leave the image unsigned).
+pub fn build_signed(
+    recipe_path: &Path,
+    options: &BuildOptions,
+    key: Option<&SigningKey>,
+) -> Result<BuildSummary, BuildError> {
+    let mut summary = build(recipe_path, options)?;
+    summary.signature =
+        signature::sign_image(key, &summary.path, Reuse::KeepCurrent).map_err(|source| {
+            BuildError::Sign {
+                path: summary.path.clone(),
+                source,
+            }
+        })?;
+    Ok(summary)
 }
 
 /// Every host path whose change could change the image: the plan's host files, the traced

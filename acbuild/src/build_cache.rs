@@ -124,6 +124,17 @@ pub fn store(cache: &Path, key: &str, built: &Path, record: &Record) -> io::Resu
     appc::atomic_file::write_atomically(&cache.join(format!("{key}.json")), &json, 0o644)
 }
 
+/// Whether the detached signature of `aci` was written after it, and so still signs these bytes:
+/// a cached rebuild republishes the same image file (a hard link keeps its mtime), and its
+/// signature stays current. Any change to the image is a new file with a newer mtime.
+pub fn signature_is_current(aci: &Path) -> bool {
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(aci), modified(&appc::sign::signature_path(aci))) {
+        (Some(image), Some(sig)) => sig >= image,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

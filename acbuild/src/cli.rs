@@ -1,17 +1,23 @@
 //! Command-line surface of acbuild: clap definitions, and the one place where errors become
-//! messages and exit codes (0 success, 1 failure, 2 usage or input error).
+//! messages and exit codes (0 success, 1 failure, 2 usage or input error: [`exit_code`]).
+//!
+//! Each command parses its flags, calls one library function and renders the result; signing,
+//! caching and error kinds live in the library ([`crate::signature`], [`crate::error_kind`]).
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
-use crate::build::{self, BuildOptions};
-use crate::signing_key::{self, KeyChoice, KeyError, KeySource, SigningKey};
+use crate::build::{self, BuildError, BuildOptions, BuildSummary};
+use crate::error_kind::ErrorKind;
+use crate::signature::Signature;
+use crate::signing_key::{self, KeyChoice, KeySource, SigningKey};
 use crate::trace;
 
+use appc::aci::write::DEFAULT_MTIME;
 use appc::aci::{Compression, ReadOptions, WriteOptions};
 
 /// Build minimal, reproducible, signed App Container Images.
@@ -76,32 +82,7 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     /// Pack DIR (manifest + rootfs/) into a reproducible ACI; prints its image ID.
-    Pack {
-        dir: PathBuf,
-        out: PathBuf,
-        /// gzip (default), xz, bzip2, none, or zstd (not allowed by the appc spec).
-        #[arg(long, default_value = "gzip")]
-        compression: Compression,
-        /// Compression level (codec default if omitted).
-        #[arg(long)]
-        level: Option<u32>,
-        /// Compression threads (0 = all cores); the output is the same for any value.
-        #[arg(long, default_value_t = 0)]
-        jobs: usize,
-        /// Keep the files' numeric owners instead of 0:0.
-        #[arg(long)]
-        keep_owner: bool,
-        /// Print {path, image_id, size, entries} as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Secret key to sign OUT with (writes OUT.asc; default: $ACBUILD_SIGN_KEY, then the
-        /// user's default key, created on first use).
-        #[arg(long, conflicts_with = "no_sign")]
-        sign_key: Option<PathBuf>,
-        /// Do not sign the image.
-        #[arg(long)]
-        no_sign: bool,
-    },
+    Pack(PackArgs),
     /// Check ACIs, image manifests and pod manifests; print every error; exit 1 if any.
     Validate {
         #[arg(required = true)]
@@ -139,6 +120,37 @@ pub struct BuildArgs {
     pub no_sign: bool,
 }
 
+/// Options of `acbuild pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// The layout directory: `manifest` and `rootfs/`.
+    pub dir: PathBuf,
+    /// The image to write (`.aci`).
+    pub out: PathBuf,
+    /// gzip (default), xz, bzip2, none, or zstd (not allowed by the appc spec).
+    #[arg(long, default_value = "gzip")]
+    pub compression: Compression,
+    /// Compression level (codec default if omitted).
+    #[arg(long)]
+    pub level: Option<u32>,
+    /// Compression threads (0 = all cores); the output is the same for any value.
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Keep the files' numeric owners instead of 0:0.
+    #[arg(long)]
+    pub keep_owner: bool,
+    /// Print {path, image_id, size, entries} as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Secret key to sign OUT with (writes OUT.asc; default: $ACBUILD_SIGN_KEY, then the
+    /// user's default key, created on first use).
+    #[arg(long, conflicts_with = "no_sign")]
+    pub sign_key: Option<PathBuf>,
+    /// Do not sign the image.
+    #[arg(long)]
+    pub no_sign: bool,
+}
+
 /// Output forms of `acbuild trace`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TraceFormat {
@@ -154,231 +166,256 @@ pub fn main() -> ExitCode {
         Some(command) => run(command),
         None if cli.build.recipes.is_empty() => {
             eprintln!("acbuild: give a recipe to build, or a subcommand (see --help)");
-            ExitCode::from(2)
+            exit_code(ErrorKind::Input)
         }
         None => run_build(&cli.build),
     }
 }
 
-fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+/// The one mapping from error kinds to exit codes.
+fn exit_code(kind: ErrorKind) -> ExitCode {
+    ExitCode::from(match kind {
+        ErrorKind::Failure => 1,
+        ErrorKind::Input => 2,
+    })
+}
+
+fn fail(kind: ErrorKind, msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("acbuild: {msg}");
-    ExitCode::from(code)
+    exit_code(kind)
+}
+
+/// The outcome of a command over several inputs: the worst kind of failure seen, if any.
+#[derive(Debug, Default)]
+struct Outcome(Option<ErrorKind>);
+
+impl Outcome {
+    fn record(&mut self, kind: ErrorKind) {
+        self.0 = self.0.max(Some(kind));
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        self.0.map_or(ExitCode::SUCCESS, exit_code)
+    }
 }
 
 fn run(command: Command) -> ExitCode {
     match command {
         Command::Build(args) => run_build(&args),
         Command::Check { recipes } => run_check(&recipes),
-        Command::Keygen { uid, out } => {
-            let dir = match out {
-                Some(dir) => dir,
-                None => match signing_key::config_dir(&|n| std::env::var_os(n)) {
-                    Ok(dir) => dir,
-                    Err(e) => return fail_key(&e),
-                },
-            };
-            match signing_key::generate(&uid, &dir) {
-                Ok(made) => {
-                    println!("{}", made.notice());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail_key(&e),
-            }
-        }
-        Command::Sign { aci, sign_key } => {
-            let choice = KeyChoice {
-                flag: sign_key,
-                no_sign: false,
-            };
-            let key = match SigningKey::resolve(&choice) {
-                Ok(Some(key)) => key,
-                Ok(None) => return ExitCode::SUCCESS,
-                Err(e) => return fail_key(&e),
-            };
-            announce_new_key(&key);
-            match key.sign(&aci) {
-                Ok(asc) => {
-                    println!("{}", asc.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail_key(&e),
-            }
-        }
+        Command::Keygen { uid, out } => run_keygen(&uid, out),
+        Command::Sign { aci, sign_key } => run_sign(&aci, sign_key),
         Command::Trace {
             root,
             format,
             allow_missing,
             files,
         } => run_trace(root, format, allow_missing, &files),
-        Command::Pack {
-            dir,
-            out,
-            compression,
-            level,
-            jobs,
-            keep_owner,
-            json,
-            sign_key,
-            no_sign,
-        } => {
-            // Resolve (and unlock) the key before the work, so a bad key fails fast.
-            let choice = KeyChoice {
-                flag: sign_key,
-                no_sign,
-            };
-            let key = match SigningKey::resolve(&choice) {
-                Ok(key) => key,
-                Err(e) => return fail_key(&e),
-            };
-            if out.extension().is_none_or(|e| e != "aci") {
-                return fail(2, format!("{}: output must end in .aci", out.display()));
+        Command::Pack(args) => run_pack(&args),
+        Command::Validate { files } => run_validate(&files),
+        Command::CatManifest { file } => run_cat_manifest(&file),
+    }
+}
+
+fn run_keygen(uid: &str, out: Option<PathBuf>) -> ExitCode {
+    let dir = match out.map_or_else(|| signing_key::config_dir(&|n| std::env::var_os(n)), Ok) {
+        Ok(dir) => dir,
+        Err(e) => return fail(e.kind(), e),
+    };
+    match signing_key::generate(uid, &dir) {
+        Ok(made) => {
+            println!("{}", made.notice());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e.kind(), e),
+    }
+}
+
+fn run_sign(aci: &Path, flag: Option<PathBuf>) -> ExitCode {
+    let key = match signing_key_of(flag, false) {
+        Ok(Some(key)) => key,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(code) => return code,
+    };
+    match key.sign(aci) {
+        Ok(asc) => {
+            println!("{}", asc.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e.kind(), e),
+    }
+}
+
+/// Resolve (and unlock) the key before the work, so a bad key fails fast; announce a key made
+/// on first use. `None` with `--no-sign`.
+fn signing_key_of(flag: Option<PathBuf>, no_sign: bool) -> Result<Option<SigningKey>, ExitCode> {
+    let key = SigningKey::resolve(&KeyChoice { flag, no_sign }).map_err(|e| fail(e.kind(), e))?;
+    if let Some(SigningKey {
+        source: KeySource::Created(made),
+        ..
+    }) = &key
+    {
+        // stderr: stdout is for results.
+        eprintln!("acbuild: {}", made.notice());
+    }
+    Ok(key)
+}
+
+/// Write options from the flags, dated `SOURCE_DATE_EPOCH` when it is set.
+fn write_options(
+    compression: Compression,
+    level: Option<u32>,
+    jobs: usize,
+) -> Result<WriteOptions, ExitCode> {
+    let mtime = appc::source_date_epoch::from_env().map_err(|e| fail(ErrorKind::Input, e))?;
+    Ok(WriteOptions {
+        compression,
+        level,
+        threads: jobs,
+        mtime: mtime.unwrap_or(DEFAULT_MTIME),
+    })
+}
+
+/// acrun refuses unsigned images; say so whenever one is written.
+fn warn_if_unsigned(signature: &Signature, aci: &Path) {
+    if *signature == Signature::Unsigned {
+        eprintln!(
+            "acbuild: warning: --no-sign: {} is not signed; acrun will refuse it",
+            aci.display()
+        );
+    }
+}
+
+fn run_pack(args: &PackArgs) -> ExitCode {
+    let key = match signing_key_of(args.sign_key.clone(), args.no_sign) {
+        Ok(key) => key,
+        Err(code) => return code,
+    };
+    let opts = match write_options(args.compression, args.level, args.jobs) {
+        Ok(opts) => opts,
+        Err(code) => return code,
+    };
+    if !args.compression.is_standard() {
+        eprintln!(
+            "acbuild: warning: {} is not an appc compression; actool and rkt reject it",
+            args.compression
+        );
+    }
+    let packed =
+        crate::pack::pack_signed(&args.dir, &args.out, opts, args.keep_owner, key.as_ref());
+    match packed {
+        Ok(packed) => {
+            warn_if_unsigned(&packed.signature, &args.out);
+            if args.json {
+                let v = serde_json::json!({
+                    "path": args.out.display().to_string(),
+                    "image_id": packed.summary.image_id.to_string(),
+                    "size": packed.summary.compressed_bytes,
+                    "entries": packed.summary.entries,
+                });
+                println!("{v}");
+            } else {
+                println!("{}", packed.summary.image_id);
             }
-            let mut opts = match WriteOptions::from_env() {
-                Ok(o) => o,
-                Err(e) => return fail(2, e),
-            };
-            opts.compression = compression;
-            opts.level = level;
-            opts.threads = jobs;
-            if !compression.is_standard() {
-                eprintln!(
-                    "acbuild: warning: {compression} is not an appc compression; actool and rkt reject it"
-                );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e.kind(), e),
+    }
+}
+
+fn run_validate(files: &[PathBuf]) -> ExitCode {
+    let mut outcome = Outcome::default();
+    for file in files {
+        match crate::validate::validate(file) {
+            Ok(what) => println!("{}: valid {what}", file.display()),
+            Err(e @ crate::validate::Invalid::Unreadable { .. }) => {
+                eprintln!("acbuild validate: {e}");
+                outcome.record(e.kind());
             }
-            let packed = crate::pack::pack(&dir, &out, opts, keep_owner);
-            if packed.is_ok() {
-                match &key {
-                    Some(key) => {
-                        announce_new_key(key);
-                        if let Err(e) = key.sign(&out) {
-                            return fail_key(&e);
-                        }
-                    }
-                    None => eprintln!(
-                        "acbuild: warning: --no-sign: {} is not signed; acrun will refuse it",
-                        out.display()
-                    ),
+            Err(e) => {
+                for line in e.to_string().lines() {
+                    eprintln!("{}: {line}", file.display());
                 }
-            }
-            match packed {
-                Ok(s) if json => {
-                    let v = serde_json::json!({
-                        "path": out.display().to_string(),
-                        "image_id": s.image_id.to_string(),
-                        "size": s.compressed_bytes,
-                        "entries": s.entries,
-                    });
-                    println!("{v}");
-                    ExitCode::SUCCESS
-                }
-                Ok(s) => {
-                    println!("{}", s.image_id);
-                    ExitCode::SUCCESS
-                }
-                Err(
-                    e @ (crate::pack::PackError::NoRootfs(_)
-                    | crate::pack::PackError::Special(_)
-                    | crate::pack::PackError::Path { .. }
-                    | crate::pack::PackError::NotUtf8(_)
-                    | crate::pack::PackError::Manifest { .. }),
-                ) => fail(2, e),
-                Err(e) => fail(1, e),
+                outcome.record(e.kind());
             }
         }
-        Command::Validate { files } => {
-            let mut code = ExitCode::SUCCESS;
-            for file in &files {
-                match crate::validate::validate(file) {
-                    Ok(what) => println!("{}: valid {what}", file.display()),
-                    Err(e @ crate::validate::Invalid::Unreadable { .. }) => {
-                        eprintln!("acbuild validate: {e}");
-                        code = ExitCode::from(2);
-                    }
-                    Err(e) => {
-                        for line in e.to_string().lines() {
-                            eprintln!("{}: {line}", file.display());
-                        }
-                        if code == ExitCode::SUCCESS {
-                            code = ExitCode::FAILURE;
-                        }
-                    }
-                }
-            }
-            code
-        }
-        Command::CatManifest { file } => {
-            let f = match std::fs::File::open(&file) {
-                Ok(f) => f,
-                Err(e) => return fail(2, format!("{}: {e}", file.display())),
-            };
-            let input = std::io::BufReader::new(f);
-            match appc::aci::read::read_with(input, ReadOptions::default(), |_, _| {
-                Ok::<(), appc::aci::ReadError>(())
-            }) {
-                Ok(info) => match std::io::stdout().write_all(&info.manifest) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => fail(1, e),
-                },
-                Err(e) => fail(2, format!("{}: {e}", file.display())),
-            }
-        }
+    }
+    outcome.exit_code()
+}
+
+fn run_cat_manifest(file: &Path) -> ExitCode {
+    let f = match std::fs::File::open(file) {
+        Ok(f) => f,
+        Err(e) => return fail(ErrorKind::Input, format!("{}: {e}", file.display())),
+    };
+    match appc::aci::read::read(std::io::BufReader::new(f), ReadOptions::default()) {
+        Ok(info) => match std::io::stdout().write_all(&info.manifest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(ErrorKind::Failure, e),
+        },
+        Err(e) => fail(ErrorKind::Input, format!("{}: {e}", file.display())),
     }
 }
 
 fn run_check(recipes: &[PathBuf]) -> ExitCode {
-    let mut code = ExitCode::SUCCESS;
+    let mut outcome = Outcome::default();
     for path in recipes {
         match build::check(path) {
             Ok(warnings) => warnings.iter().for_each(|w| eprintln!("{w}")),
             Err(err) => {
-                code = ExitCode::from(if err.is_input_error() { 2 } else { 1 });
-                eprintln!("{:?}", miette::Report::new(err));
+                outcome.record(err.kind());
+                render_build_error(err);
             }
         }
     }
-    code
+    outcome.exit_code()
+}
+
+/// Recipe and build errors are shown with their source (miette); a failed signing as a line.
+fn render_build_error(err: BuildError) {
+    match err {
+        e @ BuildError::Sign { .. } => eprintln!("acbuild: {e}"),
+        e => eprintln!("{:?}", miette::Report::new(e)),
+    }
 }
 
 fn run_build(args: &BuildArgs) -> ExitCode {
     if args.recipes.is_empty() {
         eprintln!("acbuild build: give at least one recipe");
-        return ExitCode::from(2);
+        return exit_code(ErrorKind::Input);
     }
-    let mut write = match appc::aci::WriteOptions::from_env() {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("acbuild: {e}");
-            return ExitCode::from(2);
-        }
+    let write = match write_options(args.compression, None, args.jobs) {
+        Ok(write) => write,
+        Err(code) => return code,
     };
-    write.compression = args.compression;
-    write.threads = args.jobs;
-    // Resolve (and unlock) the key before the work, so a bad key fails fast.
-    let key = match SigningKey::resolve(&KeyChoice {
-        flag: args.sign_key.clone(),
-        no_sign: args.no_sign,
-    }) {
+    let key = match signing_key_of(args.sign_key.clone(), args.no_sign) {
         Ok(key) => key,
-        Err(e) => return fail_key(&e),
+        Err(code) => return code,
     };
-    if let Some(key) = &key {
-        announce_new_key(key);
-    }
     let options = BuildOptions {
         out_dir: args.out.clone(),
         write,
         cache: !args.no_cache,
     };
+    let results = build_with_progress(&args.recipes, &options, key.as_ref());
+    render_builds(results, args.json)
+}
+
+/// Build every recipe in parallel, with a progress bar on a terminal.
+fn build_with_progress(
+    recipes: &[PathBuf],
+    options: &BuildOptions,
+    key: Option<&SigningKey>,
+) -> Vec<Result<BuildSummary, BuildError>> {
     let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(args.recipes.len() as u64);
+        let bar = indicatif::ProgressBar::new(recipes.len() as u64);
         bar.set_message("building");
         bar
     });
-    let results: Vec<_> = args
-        .recipes
+    let results = recipes
         .par_iter()
         .map(|r| {
-            let result = build::build(r, &options);
+            let result = build::build_signed(r, options, key);
             if let Some(bar) = &bar {
                 bar.inc(1);
             }
@@ -388,27 +425,18 @@ fn run_build(args: &BuildArgs) -> ExitCode {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let mut code = ExitCode::SUCCESS;
+    results
+}
+
+fn render_builds(results: Vec<Result<BuildSummary, BuildError>>, json: bool) -> ExitCode {
+    let mut outcome = Outcome::default();
     let mut summaries = Vec::new();
     for result in results {
         match result {
             Ok(summary) => {
                 summary.warnings.iter().for_each(|w| eprintln!("{w}"));
-                match &key {
-                    Some(key) if !signature_is_current(&summary.path) => {
-                        if let Err(e) = key.sign(&summary.path) {
-                            eprintln!("acbuild: signing {}: {e}", summary.path.display());
-                            code = ExitCode::FAILURE;
-                            continue;
-                        }
-                    }
-                    Some(_) => {}
-                    None => eprintln!(
-                        "acbuild: warning: --no-sign: {} is not signed; acrun will refuse it",
-                        summary.path.display()
-                    ),
-                }
-                if !args.json {
+                warn_if_unsigned(&summary.signature, &summary.path);
+                if !json {
                     println!(
                         "{} {} ({} bytes, {} entries)",
                         summary.path.display(),
@@ -420,21 +448,18 @@ fn run_build(args: &BuildArgs) -> ExitCode {
                 summaries.push(summary);
             }
             Err(err) => {
-                let this = if err.is_input_error() { 2 } else { 1 };
-                if code == ExitCode::SUCCESS || this == 2 {
-                    code = ExitCode::from(this);
-                }
-                eprintln!("{:?}", miette::Report::new(err));
+                outcome.record(err.kind());
+                render_build_error(err);
             }
         }
     }
-    if args.json {
+    if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&summaries).unwrap_or_default()
         );
     }
-    code
+    outcome.exit_code()
 }
 
 fn run_trace(
@@ -449,7 +474,7 @@ fn run_trace(
             Ok(root) => root,
             Err(e) => {
                 eprintln!("acbuild trace: --root {}: {e}", dir.display());
-                return ExitCode::from(2);
+                return exit_code(ErrorKind::Input);
             }
         },
     };
@@ -457,13 +482,7 @@ fn run_trace(
         Ok(closure) => closure,
         Err(e) => {
             eprintln!("acbuild trace: {e}");
-            return ExitCode::from(match e {
-                trace::Error::Missing(_) => 1,
-                trace::Error::Io { .. }
-                | trace::Error::NotExecutable { .. }
-                | trace::Error::Parse(_) => 2,
-                trace::Error::InterpreterLoop { .. } => 1,
-            });
+            return exit_code(e.kind());
         }
     };
     if format != TraceFormat::Json {
@@ -486,29 +505,4 @@ fn run_trace(
     };
     print!("{text}");
     ExitCode::SUCCESS
-}
-
-/// A cached rebuild republishes the same image file; its signature, written after it, is then
-/// still current and signing again would only cost time.
-fn signature_is_current(aci: &std::path::Path) -> bool {
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    match (modified(aci), modified(&appc::sign::signature_path(aci))) {
-        (Some(image), Some(sig)) => sig >= image,
-        _ => false,
-    }
-}
-
-/// Tell the user about a default key created on first use (stderr: stdout is for results).
-fn announce_new_key(key: &SigningKey) {
-    if let KeySource::Created(made) = &key.source {
-        eprintln!("acbuild: {}", made.notice());
-    }
-}
-
-fn fail_key(e: &KeyError) -> ExitCode {
-    let usage = matches!(
-        e,
-        KeyError::BadSourceDateEpoch(_) | KeyError::NoConfigDir | KeyError::NoPassphrase { .. }
-    );
-    fail(if usage { 2 } else { 1 }, e)
 }

@@ -5,11 +5,13 @@
 pub mod build;
 pub mod build_cache;
 pub mod cli;
+pub mod error_kind;
 pub mod image_manifest;
 pub mod pack;
 pub mod plan;
 pub mod recipe;
 pub mod runtime_set;
+pub mod signature;
 pub mod signing_key;
 pub mod trace;
 pub mod validate;

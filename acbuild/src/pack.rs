@@ -12,6 +12,10 @@ use appc::aci::{
     Builder, Entry, EntryKind, FileSource, RootfsPath, WriteError, WriteOptions, WriteSummary,
 };
 
+use crate::error_kind::ErrorKind;
+use crate::signature::{self, Reuse, Signature};
+use crate::signing_key::{KeyError, SigningKey};
+
 /// Why a directory could not be packed.
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
@@ -38,6 +42,51 @@ pub enum PackError {
     },
     #[error(transparent)]
     Write(#[from] WriteError),
+    #[error("{}: output must end in .aci", .0.display())]
+    NotAci(PathBuf),
+    #[error(transparent)]
+    Sign(#[from] KeyError),
+}
+
+impl PackError {
+    /// Whether the layout, the output name or the key is at fault, or the packing itself.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PackError::NoRootfs(_)
+            | PackError::Special(_)
+            | PackError::Path { .. }
+            | PackError::NotUtf8(_)
+            | PackError::Manifest { .. }
+            | PackError::NotAci(_) => ErrorKind::Input,
+            PackError::Io { .. } | PackError::Write(_) => ErrorKind::Failure,
+            PackError::Sign(e) => e.kind(),
+        }
+    }
+}
+
+/// What [`pack_signed`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// The written image.
+    pub summary: WriteSummary,
+    /// What the signing step did.
+    pub signature: Signature,
+}
+
+/// Pack `dir` into `out` (which must end in `.aci`), then sign it with `key` (`None`: unsigned).
+pub fn pack_signed(
+    dir: &Path,
+    out: &Path,
+    opts: WriteOptions,
+    keep_owner: bool,
+    key: Option<&SigningKey>,
+) -> Result<Packed, PackError> {
+    if out.extension().is_none_or(|e| e != "aci") {
+        return Err(PackError::NotAci(out.to_owned()));
+    }
+    let summary = pack(dir, out, opts, keep_owner)?;
+    let signature = signature::sign_image(key, out, Reuse::Never)?;
+    Ok(Packed { summary, signature })
 }
 
 /// Pack `dir` (with `manifest` and `rootfs/`) into `out`.

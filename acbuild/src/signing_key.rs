@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use appc::sign::{SecretKey, SignError};
+use appc::source_date_epoch::{self, SourceDateEpochError};
+
+use crate::error_kind::ErrorKind;
 
 /// The file name of the default secret key in the config directory.
 pub const DEFAULT_SECRET: &str = "signing-key.asc";
@@ -38,9 +41,9 @@ pub enum KeyError {
     /// Neither `XDG_CONFIG_HOME` nor `HOME` is set, so there is no default key location.
     #[error("no default key location: set XDG_CONFIG_HOME or HOME, or pass --sign-key FILE")]
     NoConfigDir,
-    /// `SOURCE_DATE_EPOCH` is not a non-negative integer.
-    #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds since 1970")]
-    BadSourceDateEpoch(String),
+    /// `SOURCE_DATE_EPOCH` is set and not a decimal number of seconds.
+    #[error(transparent)]
+    BadSourceDateEpoch(#[from] SourceDateEpochError),
     /// keygen would overwrite an existing key.
     #[error("{0}: already exists; refusing to overwrite a key")]
     Exists(PathBuf),
@@ -52,6 +55,18 @@ pub enum KeyError {
         /// The cause.
         source: io::Error,
     },
+}
+
+impl KeyError {
+    /// Whether the user can fix it (a flag, the environment, a passphrase) or the work failed.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            KeyError::NoPassphrase { .. }
+            | KeyError::NoConfigDir
+            | KeyError::BadSourceDateEpoch(_) => ErrorKind::Input,
+            KeyError::Sign(_) | KeyError::Exists(_) | KeyError::Io { .. } => ErrorKind::Failure,
+        }
+    }
 }
 
 /// What the user asked for on the command line.
@@ -146,25 +161,20 @@ impl SigningKey {
 
     /// Sign `aci`, writing `aci.asc` atomically, dated `$SOURCE_DATE_EPOCH` (or now).
     pub fn sign(&self, aci: &Path) -> Result<PathBuf, KeyError> {
-        let when = signature_time(std::env::var_os("SOURCE_DATE_EPOCH"))?;
+        let when = signature_time(std::env::var_os(source_date_epoch::VARIABLE))?;
         Ok(appc::sign::sign_file(aci, &self.key, when)?)
     }
 }
 
-/// The signature time for a `SOURCE_DATE_EPOCH` value (now when unset or empty).
+/// The signature time for a `SOURCE_DATE_EPOCH` value: now when unset or empty (the rule of
+/// [`appc::source_date_epoch`]).
 pub fn signature_time(source_date_epoch: Option<OsString>) -> Result<SystemTime, KeyError> {
-    match source_date_epoch {
-        None => Ok(SystemTime::now()),
-        Some(v) if v.is_empty() => Ok(SystemTime::now()),
-        Some(v) => {
-            let text = v.to_string_lossy().into_owned();
-            let secs: u64 = text
-                .trim()
-                .parse()
-                .map_err(|_| KeyError::BadSourceDateEpoch(text.clone()))?;
-            Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-        }
-    }
+    Ok(
+        match source_date_epoch::parse(source_date_epoch.as_deref())? {
+            Some(secs) => SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+            None => SystemTime::now(),
+        },
+    )
 }
 
 /// `$XDG_CONFIG_HOME/acbuild`, else `$HOME/.config/acbuild`.

@@ -58,6 +58,20 @@ pub enum Invalid {
     Unknown,
 }
 
+impl Invalid {
+    /// An unreadable file is the user's input; an invalid one is what validation found.
+    pub fn kind(&self) -> crate::error_kind::ErrorKind {
+        use crate::error_kind::ErrorKind;
+        match self {
+            Invalid::Unreadable { .. } => ErrorKind::Input,
+            Invalid::Archive(_)
+            | Invalid::ImageInArchive(_)
+            | Invalid::Manifest(_)
+            | Invalid::Unknown => ErrorKind::Failure,
+        }
+    }
+}
+
 /// Validate one file.
 pub fn validate(path: &Path) -> Result<Valid, Invalid> {
     let unreadable = |source| Invalid::Unreadable {

@@ -298,3 +298,57 @@ fn pack_with_no_sign_writes_no_signature_and_warns() {
     assert!(!w.path("app.aci.asc").exists());
     assert!(String::from_utf8_lossy(&done.stderr).contains("warning: --no-sign"));
 }
+
+/// reproducible-builds.org: an empty SOURCE_DATE_EPOCH is "not set"; any other non-number is
+/// refused, by `sign` exactly as by `pack` (one rule, `appc::source_date_epoch`).
+#[test]
+fn sign_treats_an_empty_source_date_epoch_as_unset_and_refuses_a_bad_one() {
+    let w = World::new();
+    w.acbuild_ok(&[&"keygen", &"--out", &w.path("keys")], &[]);
+    w.gpg(&[
+        "--import",
+        w.path("keys/signing-key.pub.asc").to_str().unwrap(),
+    ]);
+    let key = w.path("keys/signing-key.asc");
+    let aci = w.image();
+    w.acbuild_ok(
+        &[&"sign", &aci, &"--sign-key", &key],
+        &[("SOURCE_DATE_EPOCH", "")],
+    );
+    w.gpg_verifies(&aci);
+    std::fs::remove_file(format!("{}.asc", aci.display())).unwrap();
+    let out = w.acbuild(
+        &[&"sign", &aci, &"--sign-key", &key],
+        &[("SOURCE_DATE_EPOCH", " 10")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SOURCE_DATE_EPOCH"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!Path::new(&format!("{}.asc", aci.display())).exists());
+}
+
+/// The same rule for `pack`: empty is unset (the default mtime), not an error.
+#[test]
+fn pack_treats_an_empty_source_date_epoch_as_unset() {
+    let w = World::new();
+    let unset = w.path("unset.aci");
+    let empty = w.path("empty.aci");
+    let dir = image_dir(&w);
+    w.acbuild_ok(&[&"pack", &dir, &unset, &"--no-sign"], &[]);
+    w.acbuild_ok(
+        &[&"pack", &dir, &empty, &"--no-sign"],
+        &[("SOURCE_DATE_EPOCH", "")],
+    );
+    assert_eq!(
+        std::fs::read(&unset).unwrap(),
+        std::fs::read(&empty).unwrap()
+    );
+    let out = w.acbuild(
+        &[&"pack", &dir, &w.path("bad.aci"), &"--no-sign"],
+        &[("SOURCE_DATE_EPOCH", "1e9")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod name;
 pub mod quantity;
 pub mod sign;
+pub mod source_date_epoch;
 pub mod trust;
 pub mod uuid;
 pub mod validation;

@@ -8,6 +8,7 @@
 mod diagnostic;
 mod inputs;
 mod model;
+mod nodes;
 mod parse;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{Located, RecipeError, RecipeErrors, Reporter, did_you_mean, line_col};
 pub use inputs::check_inputs;
 pub use model::*;
+pub use nodes::reference as node_reference;
 pub use parse::parse_str;
 
 /// Why a recipe could not be loaded.

@@ -4,6 +4,10 @@
 //! paths, duplicate declarations and path conflicts. Checks that need the host (does an input exist,
 //! is a program ELF) live in [`super::inputs`]; manifest rules (AC names, isolator values) are
 //! checked when the plan converts the model to appc types.
+//!
+//! What each node is (its shape, how often it may appear, its usage line, its reader) is defined
+//! once in [`super::nodes`]; this file is the walker those definitions use, and the rules that
+//! span several nodes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,39 +17,7 @@ use miette::SourceSpan;
 
 use super::diagnostic::{RecipeErrors, Reporter, did_you_mean};
 use super::model::*;
-
-const TOP_NODES: &[&str] = &["image"];
-const IMAGE_NODES: &[&str] = &[
-    "label",
-    "annotation",
-    "program",
-    "file",
-    "tree",
-    "dir",
-    "symlink",
-    "text",
-    "user",
-    "group",
-    "runtime",
-    "dependency",
-    "path-whitelist",
-    "app",
-    "test",
-];
-const APP_NODES: &[&str] = &[
-    "exec",
-    "user",
-    "group",
-    "supplementary-gids",
-    "working-directory",
-    "env",
-    "port",
-    "mount",
-    "isolator",
-    "event",
-];
-const TEST_NODES: &[&str] = &["exec", "expect-exit", "expect-stdout-contains"];
-const ATTRIBUTE_PROPS: &[&str] = &["mode", "uid", "gid"];
+use super::nodes::{self, Context, NodeDef, Props, RecipeScope, Scope, Shape};
 
 /// Parse recipe text. `name` is the file name shown in diagnostics; `base_dir` is the directory
 /// relative host paths are resolved against.
@@ -86,19 +58,54 @@ pub fn parse_str(source: &str, name: &Path, base_dir: &Path) -> Result<Recipe, R
     }
 }
 
-struct Walker {
-    r: Reporter,
+/// The state of one parse: the problems found so far and where host paths are relative to.
+#[derive(Debug)]
+pub struct Walker {
+    pub(super) r: Reporter,
     base_dir: PathBuf,
 }
 
-fn args(node: &KdlNode) -> Vec<&KdlEntry> {
+/// First declarations by key: a second declaration is reported against the first. The one
+/// "declared twice" check of the recipe language.
+#[derive(Debug)]
+pub struct Seen<K>(BTreeMap<K, SourceSpan>);
+
+impl<K> Default for Seen<K> {
+    fn default() -> Self {
+        Seen(BTreeMap::new())
+    }
+}
+
+impl<K: Ord + Clone> Seen<K> {
+    /// Record `key`; when it was seen before, report `message` at both places and return false.
+    pub(super) fn first(
+        &mut self,
+        r: &mut Reporter,
+        key: &Spanned<K>,
+        message: impl FnOnce() -> String,
+        help: Option<&str>,
+    ) -> bool {
+        match self.0.get(&key.value) {
+            Some(first) => {
+                r.conflict(key.span, *first, message(), help.map(str::to_owned));
+                false
+            }
+            None => {
+                self.0.insert(key.value.clone(), key.span);
+                true
+            }
+        }
+    }
+}
+
+pub(super) fn args(node: &KdlNode) -> Vec<&KdlEntry> {
     node.entries()
         .iter()
         .filter(|e| e.name().is_none())
         .collect()
 }
 
-fn props(node: &KdlNode) -> Vec<(&str, &KdlEntry)> {
+pub(super) fn props(node: &KdlNode) -> Vec<(&str, &KdlEntry)> {
     node.entries()
         .iter()
         .filter_map(|e| e.name().map(|n| (n.value(), e)))
@@ -115,12 +122,12 @@ fn type_name(value: &KdlValue) -> &'static str {
     }
 }
 
-fn node_name(node: &KdlNode) -> &str {
+pub(super) fn node_name(node: &KdlNode) -> &str {
     node.name().value()
 }
 
 impl Walker {
-    fn unknown_node(&mut self, node: &KdlNode, context: &str, known: &[&str]) {
+    pub(super) fn unknown_node(&mut self, node: &KdlNode, context: &str, known: &[&str]) {
         let name = node_name(node);
         let help = match did_you_mean(name, known) {
             Some(s) => format!("did you mean `{s}`?"),
@@ -135,16 +142,13 @@ impl Walker {
     }
 
     /// Check a node's shape: argument count, known property names, no duplicates, children.
-    /// Property names of `open_props` nodes are free (labels, env, …).
-    fn shape(
-        &mut self,
-        node: &KdlNode,
-        min_args: usize,
-        max_args: Option<usize>,
-        known_props: Option<&[&str]>,
-        children: bool,
-    ) {
-        let name = node_name(node);
+    pub(super) fn shape(&mut self, node: &KdlNode, name: &str, shape: &Shape, usage: &str) {
+        let Shape {
+            min_args,
+            max_args,
+            props: known_props,
+            children,
+        } = *shape;
         for entry in node.entries() {
             if entry.ty().is_some() {
                 self.r.error(
@@ -174,7 +178,7 @@ impl Walker {
                 node.name().span(),
                 format!("`{name}` needs {what}"),
                 "missing argument",
-                Some(usage(name).to_owned()),
+                Some(usage.to_owned()),
             );
         }
         if let Some(max) = max_args
@@ -187,22 +191,19 @@ impl Walker {
                     if max == 1 { "" } else { "s" }
                 ),
                 "unexpected argument",
-                Some(usage(name).to_owned()),
+                Some(usage.to_owned()),
             );
         }
-        let mut seen: BTreeMap<&str, SourceSpan> = BTreeMap::new();
+        let mut seen = Seen::default();
         for (key, entry) in props(node) {
-            if let Some(first) = seen.get(key) {
-                self.r.conflict(
-                    entry.span(),
-                    *first,
-                    format!("property `{key}` is given twice"),
-                    Some("keep one of them".to_owned()),
-                );
-            } else {
-                seen.insert(key, entry.span());
-            }
-            if let Some(known) = known_props
+            let message = || format!("property `{key}` is given twice");
+            seen.first(
+                &mut self.r,
+                &Spanned::new(key, entry.span()),
+                message,
+                Some("keep one of them"),
+            );
+            if let Props::Only(known) = known_props
                 && !known.contains(&key)
             {
                 let help = match did_you_mean(key, known) {
@@ -223,12 +224,12 @@ impl Walker {
                 node.name().span(),
                 format!("`{name}` takes no children block"),
                 "unexpected block",
-                Some(usage(name).to_owned()),
+                Some(usage.to_owned()),
             );
         }
     }
 
-    fn string_value(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<String>> {
+    pub(super) fn string_value(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<String>> {
         match entry.value() {
             KdlValue::String(s) => Some(Spanned::new(s.clone(), entry.span())),
             other => {
@@ -243,12 +244,17 @@ impl Walker {
         }
     }
 
-    fn arg_string(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<Spanned<String>> {
+    pub(super) fn arg_string(
+        &mut self,
+        node: &KdlNode,
+        index: usize,
+        what: &str,
+    ) -> Option<Spanned<String>> {
         let entry = *args(node).get(index)?;
         self.string_value(entry, what)
     }
 
-    fn prop<'n>(node: &'n KdlNode, key: &str) -> Option<&'n KdlEntry> {
+    pub(super) fn prop<'n>(node: &'n KdlNode, key: &str) -> Option<&'n KdlEntry> {
         // The last occurrence wins, as in KDL; duplicates are reported by `shape`.
         node.entries()
             .iter()
@@ -256,12 +262,18 @@ impl Walker {
             .find(|e| e.name().is_some_and(|n| n.value() == key))
     }
 
-    fn prop_string(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<String>> {
+    pub(super) fn prop_string(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<String>> {
         let entry = Self::prop(node, key)?;
         self.string_value(entry, &format!("`{key}`"))
     }
 
-    fn integer(&mut self, entry: &KdlEntry, what: &str, min: i128, max: i128) -> Option<i128> {
+    pub(super) fn integer(
+        &mut self,
+        entry: &KdlEntry,
+        what: &str,
+        min: i128,
+        max: i128,
+    ) -> Option<i128> {
         match entry.value() {
             KdlValue::Integer(i) if (min..=max).contains(i) => Some(*i),
             KdlValue::Integer(i) => {
@@ -290,17 +302,23 @@ impl Walker {
         }
     }
 
-    fn prop_integer(&mut self, node: &KdlNode, key: &str, min: i128, max: i128) -> Option<i128> {
+    pub(super) fn prop_integer(
+        &mut self,
+        node: &KdlNode,
+        key: &str,
+        min: i128,
+        max: i128,
+    ) -> Option<i128> {
         let entry = Self::prop(node, key)?;
         self.integer(entry, &format!("`{key}`"), min, max)
     }
 
-    fn prop_u32(&mut self, node: &KdlNode, key: &str) -> Option<u32> {
+    pub(super) fn prop_u32(&mut self, node: &KdlNode, key: &str) -> Option<u32> {
         self.prop_integer(node, key, 0, i128::from(u32::MAX))
             .and_then(|i| u32::try_from(i).ok())
     }
 
-    fn prop_bool(&mut self, node: &KdlNode, key: &str) -> Option<bool> {
+    pub(super) fn prop_bool(&mut self, node: &KdlNode, key: &str) -> Option<bool> {
         let entry = Self::prop(node, key)?;
         match entry.value() {
             KdlValue::Bool(b) => Some(*b),
@@ -317,7 +335,11 @@ impl Walker {
     }
 
     /// An absolute, normalised path inside the image. `allow_root` admits `/`.
-    fn image_path(&mut self, value: Spanned<String>, allow_root: bool) -> Option<Spanned<String>> {
+    pub(super) fn image_path(
+        &mut self,
+        value: Spanned<String>,
+        allow_root: bool,
+    ) -> Option<Spanned<String>> {
         let p = value.value.as_str();
         let problem = if !p.starts_with('/') {
             Some("must be absolute (start with `/`)")
@@ -349,210 +371,157 @@ impl Walker {
         }
     }
 
-    fn host_path(&self, value: &Spanned<String>) -> Spanned<PathBuf> {
+    pub(super) fn host_path(&self, value: &Spanned<String>) -> Spanned<PathBuf> {
         // `components()` drops `.` components; `..` is kept, since it may cross a symlink.
         let joined: PathBuf = self.base_dir.join(&value.value).components().collect();
         Spanned::new(joined, value.span)
     }
 
     fn document(&mut self, doc: &KdlDocument) -> Option<Image> {
-        let mut image = None;
-        for node in doc.nodes() {
-            if node_name(node) != "image" {
-                self.unknown_node(node, "a recipe", TOP_NODES);
-                continue;
-            }
-            if image.is_some() {
-                self.r.error(
-                    node.name().span(),
-                    "a recipe describes exactly one image",
-                    "second image",
-                    Some("put each image in its own recipe file".to_owned()),
-                );
-                continue;
-            }
-            image = Some(self.image(node));
-        }
-        if image.is_none() && !self.r.has_errors() {
+        let mut scope = RecipeScope::default();
+        self.nodes(doc.nodes().iter(), &mut scope);
+        if scope.image.is_none() && !self.r.has_errors() {
+            let usage = nodes::find(Context::Recipe, "image").map_or("", |d| d.usage);
             self.r.error(
                 SourceSpan::from(0..0),
                 "the recipe has no `image` node",
                 "empty recipe",
-                Some(usage("image").to_owned()),
+                Some(usage.to_owned()),
             );
         }
-        image.flatten()
+        scope.image.flatten()
     }
 
-    fn image(&mut self, node: &KdlNode) -> Option<Image> {
-        self.shape(node, 1, Some(1), Some(&["version"]), true);
-        let name = self.arg_string(node, 0, "the image name");
-        let version = self.prop_string(node, "version");
-        let mut image = Image {
-            name: name
-                .clone()
-                .unwrap_or_else(|| Spanned::new(String::new(), node.span())),
-            version,
-            labels: Vec::new(),
-            annotations: Vec::new(),
-            entries: Vec::new(),
-            users: Vec::new(),
-            groups: Vec::new(),
-            runtime: Vec::new(),
-            dependencies: Vec::new(),
-            path_whitelist: Vec::new(),
-            app: None,
-            tests: Vec::new(),
-            span: node.span(),
-        };
-        let mut app_span: Option<SourceSpan> = None;
-        let mut test_names: BTreeMap<String, SourceSpan> = BTreeMap::new();
-        for child in node.iter_children() {
-            match node_name(child) {
-                "label" => {
-                    let pairs = self.key_values(child, "label");
-                    image.labels.extend(pairs);
-                }
-                "annotation" => {
-                    let pairs = self.key_values(child, "annotation");
-                    image.annotations.extend(pairs);
-                }
-                "program" | "file" | "tree" | "dir" | "symlink" | "text" => {
-                    if let Some(entry) = self.entry(child) {
-                        image.entries.push(entry);
-                    }
-                }
-                "user" => {
-                    if let Some(user) = self.user(child) {
-                        image.users.push(user);
-                    }
-                }
-                "group" => {
-                    self.shape(child, 1, Some(1), Some(&["gid"]), false);
-                    let name = self.arg_string(child, 0, "the group name");
-                    let gid = self.prop_u32(child, "gid");
-                    if Self::prop(child, "gid").is_none() {
-                        self.missing_prop(child, "gid");
-                    }
-                    if let (Some(name), Some(gid)) = (name, gid) {
-                        self.account_name(&name);
-                        image.groups.push(Group {
-                            name,
-                            gid,
-                            span: child.span(),
-                        });
-                    }
-                }
-                "runtime" => {
-                    self.shape(child, 1, None, Some(&[]), false);
-                    for entry in args(child) {
-                        if let Some(s) = self.string_value(entry, "a runtime set") {
-                            match RuntimeSet::ALL.iter().find(|r| r.name() == s.value) {
-                                Some(set) => image.runtime.push(Spanned::new(*set, s.span)),
-                                None => {
-                                    let names: Vec<&str> =
-                                        RuntimeSet::ALL.iter().map(|r| r.name()).collect();
-                                    let help = match did_you_mean(&s.value, &names) {
-                                        Some(n) => format!("did you mean `{n}`?"),
-                                        None => format!("known sets: {}", names.join(", ")),
-                                    };
-                                    self.r.error(
-                                        s.span,
-                                        format!("unknown runtime set `{}`", s.value),
-                                        "unknown set",
-                                        Some(help),
-                                    );
-                                }
-                            }
-                        }
-                    }
-                }
-                "dependency" => {
-                    if let Some(dep) = self.dependency(child) {
-                        image.dependencies.push(dep);
-                    }
-                }
-                "path-whitelist" => {
-                    self.shape(child, 1, None, Some(&[]), false);
-                    for entry in args(child) {
-                        if let Some(p) = self.string_value(entry, "a whitelisted path")
-                            && let Some(p) = self.image_path(p, false)
-                        {
-                            image.path_whitelist.push(p);
-                        }
-                    }
-                }
-                "app" => {
-                    if let Some(first) = app_span {
-                        self.r.conflict(
-                            child.name().span(),
-                            first,
-                            "an image has at most one `app`",
-                            Some("merge the two `app` blocks".to_owned()),
-                        );
-                        continue;
-                    }
-                    app_span = Some(child.name().span());
-                    image.app = self.app(child);
-                }
-                "test" => {
-                    if let Some(test) = self.test(child) {
-                        if let Some(first) = test_names.get(&test.name.value) {
-                            self.r.conflict(
-                                test.name.span,
-                                *first,
-                                format!("test `{}` is declared twice", test.name.value),
-                                Some("give each test its own name".to_owned()),
-                            );
-                        } else {
-                            test_names.insert(test.name.value.clone(), test.name.span);
-                            image.tests.push(test);
-                        }
-                    }
-                }
-                _ => self.unknown_node(child, "`image`", IMAGE_NODES),
+    /// Read the children of `parent` into `scope`, each by its definition in [`nodes::NODES`].
+    pub(super) fn children<S: Scope>(&mut self, parent: &KdlNode, scope: &mut S) {
+        self.nodes(parent.iter_children(), scope);
+    }
+
+    fn nodes<'a, S: Scope>(&mut self, nodes: impl Iterator<Item = &'a KdlNode>, scope: &mut S) {
+        let mut once = Seen::default();
+        for node in nodes {
+            let name = node_name(node);
+            let found = nodes::find(S::CONTEXT, name).and_then(|d| Some((d, S::reader(d)?)));
+            let Some((def, read)) = found else {
+                self.unknown_node(node, S::CONTEXT.describe(), &nodes::names(S::CONTEXT));
+                continue;
+            };
+            if !self.first_of_its_kind(&mut once, def, node) {
+                continue;
+            }
+            self.shape(node, def.name, &def.shape, def.usage);
+            read(self, def, node, scope);
+        }
+    }
+
+    /// The "given twice" check of nodes that may appear once in their parent.
+    fn first_of_its_kind(
+        &mut self,
+        once: &mut Seen<&'static str>,
+        def: &NodeDef,
+        node: &KdlNode,
+    ) -> bool {
+        let key = Spanned::new(def.name, node.name().span());
+        match def.repeat {
+            nodes::Repeat::Many => true,
+            nodes::Repeat::Once => {
+                let message = || format!("`{}` is given twice", def.name);
+                once.first(&mut self.r, &key, message, Some("keep one of them"))
+            }
+            nodes::Repeat::OnceWith { message, help } => {
+                once.first(&mut self.r, &key, || message.to_owned(), Some(help))
             }
         }
-        self.image_rules(&mut image);
-        name.map(|_| image)
     }
 
-    fn missing_prop(&mut self, node: &KdlNode, key: &str) {
-        let name = node_name(node);
+    pub(super) fn missing_prop(&mut self, def: &NodeDef, node: &KdlNode, key: &str) {
         self.r.error(
             node.name().span(),
-            format!("`{name}` needs the property `{key}`"),
+            format!("`{}` needs the property `{key}`", def.name),
             format!("`{key}=` missing"),
-            Some(usage(name).to_owned()),
+            Some(def.usage.to_owned()),
         );
     }
 
+    /// A string property the node cannot do without: reported when missing.
+    pub(super) fn required_prop_string(
+        &mut self,
+        def: &NodeDef,
+        node: &KdlNode,
+        key: &str,
+    ) -> Option<Spanned<String>> {
+        if Self::prop(node, key).is_none() {
+            self.missing_prop(def, node, key);
+        }
+        self.prop_string(node, key)
+    }
+
     /// `label`/`annotation`/`env`: any property names, string values, no arguments.
-    fn key_values(&mut self, node: &KdlNode, what: &str) -> Vec<KeyValue> {
-        self.shape(node, 0, Some(0), None, false);
-        let mut out = Vec::new();
+    pub(super) fn key_values(&mut self, def: &NodeDef, node: &KdlNode) -> Vec<KeyValue> {
         let pairs = props(node);
         if pairs.is_empty() {
             self.r.error(
                 node.name().span(),
-                format!("`{what}` needs at least one key=\"value\" property"),
+                format!("`{}` needs at least one key=\"value\" property", def.name),
                 "nothing declared",
-                Some(usage(what).to_owned()),
+                Some(def.usage.to_owned()),
             );
         }
-        for (key, entry) in pairs {
-            let key_span = entry.name().map_or(entry.span(), |n| n.span());
-            if let Some(value) = self.string_value(entry, &format!("{what} `{key}`")) {
-                out.push(KeyValue {
-                    key: Spanned::new(key.to_owned(), key_span),
-                    value,
-                });
-            }
-        }
-        out
+        pairs
+            .into_iter()
+            .filter_map(|(key, entry)| self.key_value(key, entry, def.name))
+            .collect()
     }
 
-    fn attributes(&mut self, node: &KdlNode) -> Attributes {
+    /// One `key="value"` property of a `what` (label, annotation, env).
+    pub(super) fn key_value(
+        &mut self,
+        key: &str,
+        entry: &KdlEntry,
+        what: &str,
+    ) -> Option<KeyValue> {
+        let key_span = entry.name().map_or(entry.span(), |n| n.span());
+        let value = self.string_value(entry, &format!("{what} `{key}`"))?;
+        Some(KeyValue {
+            key: Spanned::new(key.to_owned(), key_span),
+            value,
+        })
+    }
+
+    /// A value that is not one of `known`: "did you mean", else `fallback`.
+    pub(super) fn unknown_value(
+        &mut self,
+        value: &Spanned<String>,
+        what: &str,
+        label: &str,
+        known: &[&str],
+        fallback: &str,
+    ) {
+        let help = match did_you_mean(&value.value, known) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => fallback.to_owned(),
+        };
+        self.r.error(
+            value.span,
+            format!("unknown {what} `{}`", value.value),
+            label.to_owned(),
+            Some(help),
+        );
+    }
+
+    /// There is no PATH lookup in an ACI: a program is an absolute path.
+    pub(super) fn absolute_program(&mut self, program: &Spanned<String>, help: Option<&str>) {
+        if !program.value.starts_with('/') {
+            self.r.error(
+                program.span,
+                format!("the program `{}` must be an absolute path", program.value),
+                "relative program",
+                help.map(str::to_owned),
+            );
+        }
+    }
+
+    pub(super) fn attributes(&mut self, node: &KdlNode) -> Attributes {
         Attributes {
             mode: self
                 .prop_integer(node, "mode", 0, 0o7777)
@@ -562,84 +531,7 @@ impl Walker {
         }
     }
 
-    fn entry(&mut self, node: &KdlNode) -> Option<Entry> {
-        let name = node_name(node);
-        let with_attrs = |extra: &[&'static str]| -> Vec<&'static str> {
-            extra.iter().chain(ATTRIBUTE_PROPS).copied().collect()
-        };
-        let (kind, path) = match name {
-            "program" | "file" | "tree" => {
-                let known = with_attrs(&["to"]);
-                self.shape(node, 1, Some(1), Some(&known), false);
-                let source = self.arg_string(node, 0, "the host path")?;
-                let to = match self.prop_string(node, "to") {
-                    Some(to) => to,
-                    None if source.value.starts_with('/') => source.clone(),
-                    None => {
-                        self.r.error(
-                            source.span,
-                            format!("`{name}` with a relative host path needs `to=`"),
-                            "relative host path",
-                            Some(format!(
-                                "say where it goes in the image: {name} \"{}\" to=\"/...\"",
-                                source.value
-                            )),
-                        );
-                        return None;
-                    }
-                };
-                let host = self.host_path(&source);
-                let kind = match name {
-                    "program" => EntryKind::Program { source: host },
-                    "file" => EntryKind::File { source: host },
-                    _ => EntryKind::Tree { source: host },
-                };
-                (kind, to)
-            }
-            "dir" => {
-                self.shape(node, 1, Some(1), Some(ATTRIBUTE_PROPS), false);
-                (
-                    EntryKind::Dir,
-                    self.arg_string(node, 0, "the directory path")?,
-                )
-            }
-            "symlink" => {
-                self.shape(node, 1, Some(1), Some(&["target"]), false);
-                let path = self.arg_string(node, 0, "the link path");
-                let target = self.prop_string(node, "target");
-                if Self::prop(node, "target").is_none() {
-                    self.missing_prop(node, "target");
-                }
-                let target = target?;
-                if target.value.is_empty() || target.value.contains('\0') {
-                    self.r.error(
-                        target.span,
-                        "a symlink target must be non-empty and contain no NUL",
-                        "invalid target",
-                        None,
-                    );
-                    return None;
-                }
-                (EntryKind::Symlink { target }, path?)
-            }
-            _ => {
-                self.shape(node, 2, Some(2), Some(ATTRIBUTE_PROPS), false);
-                let path = self.arg_string(node, 0, "the file path");
-                let content = self.arg_string(node, 1, "the file content");
-                (EntryKind::Text { content: content? }, path?)
-            }
-        };
-        let attributes = self.attributes(node);
-        let path = self.image_path(path, false)?;
-        Some(Entry {
-            kind,
-            path,
-            attributes,
-            span: node.span(),
-        })
-    }
-
-    fn account_name(&mut self, name: &Spanned<String>) {
+    pub(super) fn account_name(&mut self, name: &Spanned<String>) {
         let ok = !name.value.is_empty()
             && name.value.len() <= 32
             && !name.value.starts_with('-')
@@ -657,7 +549,7 @@ impl Walker {
         }
     }
 
-    fn passwd_field(&mut self, value: &Spanned<String>) {
+    pub(super) fn passwd_field(&mut self, value: &Spanned<String>) {
         if value.value.contains([':', '\n']) {
             self.r.error(
                 value.span,
@@ -668,80 +560,7 @@ impl Walker {
         }
     }
 
-    fn user(&mut self, node: &KdlNode) -> Option<User> {
-        self.shape(
-            node,
-            1,
-            Some(1),
-            Some(&["uid", "group", "gid", "home", "shell"]),
-            false,
-        );
-        let name = self.arg_string(node, 0, "the user name");
-        if Self::prop(node, "uid").is_none() {
-            self.missing_prop(node, "uid");
-        }
-        let uid = self.prop_u32(node, "uid");
-        let group = self.prop_string(node, "group");
-        let gid = self.prop_u32(node, "gid");
-        let home = self.prop_string(node, "home");
-        let shell = self.prop_string(node, "shell");
-        let name = name?;
-        self.account_name(&name);
-        if let Some(g) = &group {
-            self.account_name(g);
-        }
-        for field in [&home, &shell].into_iter().flatten() {
-            self.passwd_field(field);
-        }
-        if let Some(home) = &home {
-            self.image_path(home.clone(), true);
-        }
-        let uid = uid?;
-        Some(User {
-            group: group.map_or_else(|| name.value.clone(), |g| g.value),
-            gid: gid.unwrap_or(uid),
-            home: home.map_or_else(|| "/".to_owned(), |h| h.value),
-            shell: shell.map_or_else(|| "/sbin/nologin".to_owned(), |s| s.value),
-            name,
-            uid,
-            span: node.span(),
-        })
-    }
-
-    fn dependency(&mut self, node: &KdlNode) -> Option<Dependency> {
-        self.shape(node, 1, Some(1), None, false);
-        let name = self.arg_string(node, 0, "the dependency's image name")?;
-        let mut dep = Dependency {
-            name,
-            image_id: None,
-            labels: Vec::new(),
-            size: None,
-            span: node.span(),
-        };
-        for (key, entry) in props(node) {
-            match key {
-                "image-id" => dep.image_id = self.string_value(entry, "`image-id`"),
-                "size" => {
-                    dep.size = self
-                        .integer(entry, "`size`", 0, i128::from(u64::MAX))
-                        .and_then(|s| u64::try_from(s).ok());
-                }
-                _ => {
-                    let key_span = entry.name().map_or(entry.span(), |n| n.span());
-                    if let Some(value) = self.string_value(entry, &format!("label `{key}`")) {
-                        dep.labels.push(KeyValue {
-                            key: Spanned::new(key.to_owned(), key_span),
-                            value,
-                        });
-                    }
-                }
-            }
-        }
-        Some(dep)
-    }
-
-    fn exec(&mut self, node: &KdlNode) -> Vec<Spanned<String>> {
-        self.shape(node, 1, None, Some(&[]), false);
+    pub(super) fn exec(&mut self, node: &KdlNode) -> Vec<Spanned<String>> {
         let mut out = Vec::new();
         for (i, entry) in args(node).into_iter().enumerate() {
             let what = if i == 0 { "the program" } else { "an argument" };
@@ -749,21 +568,14 @@ impl Walker {
                 out.push(s);
             }
         }
-        if let Some(program) = out.first()
-            && !program.value.starts_with('/')
-        {
-            self.r.error(
-                program.span,
-                format!("the program `{}` must be an absolute path", program.value),
-                "relative program",
-                Some("there is no PATH lookup in an ACI: write /usr/bin/...".to_owned()),
-            );
+        if let Some(program) = out.first() {
+            let help = "there is no PATH lookup in an ACI: write /usr/bin/...";
+            self.absolute_program(&program.clone(), Some(help));
         }
         out
     }
 
-    fn id_or_name(&mut self, node: &KdlNode) -> Option<Spanned<String>> {
-        self.shape(node, 1, Some(1), Some(&[]), false);
+    pub(super) fn id_or_name(&mut self, node: &KdlNode) -> Option<Spanned<String>> {
         let entry = *args(node).first()?;
         match entry.value() {
             KdlValue::String(s) => Some(Spanned::new(s.clone(), entry.span())),
@@ -786,216 +598,10 @@ impl Walker {
         }
     }
 
-    fn once(
-        &mut self,
-        seen: &mut BTreeMap<&'static str, SourceSpan>,
-        key: &'static str,
-        node: &KdlNode,
-    ) -> bool {
-        if let Some(first) = seen.get(key) {
-            self.r.conflict(
-                node.name().span(),
-                *first,
-                format!("`{key}` is given twice"),
-                Some("keep one of them".to_owned()),
-            );
-            return false;
-        }
-        seen.insert(key, node.name().span());
-        true
-    }
-
-    fn app(&mut self, node: &KdlNode) -> Option<App> {
-        self.shape(node, 0, Some(0), Some(&[]), true);
-        let mut app = App {
-            exec: Vec::new(),
-            user: None,
-            group: None,
-            supplementary_gids: Vec::new(),
-            working_directory: None,
-            environment: Vec::new(),
-            ports: Vec::new(),
-            mount_points: Vec::new(),
-            isolators: Vec::new(),
-            event_handlers: Vec::new(),
-            span: node.span(),
-        };
-        let mut seen = BTreeMap::new();
-        let mut env_keys: BTreeMap<String, SourceSpan> = BTreeMap::new();
-        let mut port_names: BTreeMap<String, SourceSpan> = BTreeMap::new();
-        let mut mount_names: BTreeMap<String, SourceSpan> = BTreeMap::new();
-        let mut events: BTreeMap<String, SourceSpan> = BTreeMap::new();
-        for child in node.iter_children() {
-            match node_name(child) {
-                "exec" => {
-                    if self.once(&mut seen, "exec", child) {
-                        app.exec = self.exec(child);
-                    }
-                }
-                "user" => {
-                    if self.once(&mut seen, "user", child) {
-                        app.user = self.id_or_name(child);
-                    }
-                }
-                "group" => {
-                    if self.once(&mut seen, "group", child) {
-                        app.group = self.id_or_name(child);
-                    }
-                }
-                "supplementary-gids" => {
-                    self.shape(child, 1, None, Some(&[]), false);
-                    for entry in args(child) {
-                        if let Some(g) = self.integer(entry, "a gid", 0, i128::from(u32::MAX)) {
-                            app.supplementary_gids.extend(u32::try_from(g).ok());
-                        }
-                    }
-                }
-                "working-directory" => {
-                    if self.once(&mut seen, "working-directory", child) {
-                        self.shape(child, 1, Some(1), Some(&[]), false);
-                        app.working_directory = self
-                            .arg_string(child, 0, "the working directory")
-                            .and_then(|p| self.image_path(p, true));
-                    }
-                }
-                "env" => {
-                    for kv in self.key_values(child, "env") {
-                        if let Some(first) = env_keys.get(&kv.key.value) {
-                            self.r.conflict(
-                                kv.key.span,
-                                *first,
-                                format!("environment variable `{}` is set twice", kv.key.value),
-                                Some("keep one of them".to_owned()),
-                            );
-                        } else {
-                            env_keys.insert(kv.key.value.clone(), kv.key.span);
-                            app.environment.push(kv);
-                        }
-                    }
-                }
-                "port" => {
-                    if let Some(port) = self.port(child) {
-                        if let Some(first) = port_names.get(&port.name.value) {
-                            self.r.conflict(
-                                port.name.span,
-                                *first,
-                                format!("port `{}` is declared twice", port.name.value),
-                                None,
-                            );
-                        } else {
-                            port_names.insert(port.name.value.clone(), port.name.span);
-                            app.ports.push(port);
-                        }
-                    }
-                }
-                "mount" => {
-                    self.shape(child, 1, Some(1), Some(&["path", "read-only"]), false);
-                    let name = self.arg_string(child, 0, "the mount point name");
-                    if Self::prop(child, "path").is_none() {
-                        self.missing_prop(child, "path");
-                    }
-                    let path = self
-                        .prop_string(child, "path")
-                        .and_then(|p| self.image_path(p, false));
-                    let read_only = self.prop_bool(child, "read-only").unwrap_or(false);
-                    if let (Some(name), Some(path)) = (name, path) {
-                        if let Some(first) = mount_names.get(&name.value) {
-                            self.r.conflict(
-                                name.span,
-                                *first,
-                                format!("mount point `{}` is declared twice", name.value),
-                                None,
-                            );
-                        } else {
-                            mount_names.insert(name.value.clone(), name.span);
-                            app.mount_points.push(MountPoint {
-                                name,
-                                path,
-                                read_only,
-                                span: child.span(),
-                            });
-                        }
-                    }
-                }
-                "isolator" => {
-                    if let Some(isolator) = self.isolator(child) {
-                        app.isolators.push(isolator);
-                    }
-                }
-                "event" => {
-                    self.shape(child, 2, None, Some(&[]), false);
-                    let name = self.arg_string(child, 0, "the event name");
-                    let exec: Vec<Spanned<String>> = args(child)
-                        .into_iter()
-                        .skip(1)
-                        .filter_map(|e| self.string_value(e, "an argument"))
-                        .collect();
-                    let Some(name) = name else { continue };
-                    if !matches!(name.value.as_str(), "pre-start" | "post-stop") {
-                        let help = match did_you_mean(&name.value, &["pre-start", "post-stop"]) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => "events are `pre-start` and `post-stop`".to_owned(),
-                        };
-                        self.r.error(
-                            name.span,
-                            format!("unknown event `{}`", name.value),
-                            "unknown event",
-                            Some(help),
-                        );
-                        continue;
-                    }
-                    if let Some(first) = events.get(&name.value) {
-                        self.r.conflict(
-                            name.span,
-                            *first,
-                            format!("event `{}` has two handlers", name.value),
-                            None,
-                        );
-                        continue;
-                    }
-                    if let Some(program) = exec.first()
-                        && !program.value.starts_with('/')
-                    {
-                        self.r.error(
-                            program.span,
-                            format!("the program `{}` must be an absolute path", program.value),
-                            "relative program",
-                            None,
-                        );
-                    }
-                    events.insert(name.value.clone(), name.span);
-                    app.event_handlers.push(EventHandler {
-                        name,
-                        exec,
-                        span: child.span(),
-                    });
-                }
-                _ => self.unknown_node(child, "`app`", APP_NODES),
-            }
-        }
-        if !seen.contains_key("exec") {
-            self.r.error(
-                node.name().span(),
-                "`app` needs an `exec`",
-                "no exec",
-                Some("add: exec \"/usr/bin/program\" \"--flag\"".to_owned()),
-            );
-            return None;
-        }
-        Some(app)
-    }
-
-    fn port(&mut self, node: &KdlNode) -> Option<Port> {
-        self.shape(
-            node,
-            1,
-            Some(1),
-            Some(&["protocol", "port", "count", "socket-activated"]),
-            false,
-        );
+    pub(super) fn port(&mut self, def: &NodeDef, node: &KdlNode) -> Option<Port> {
         let name = self.arg_string(node, 0, "the port name");
         if Self::prop(node, "port").is_none() {
-            self.missing_prop(node, "port");
+            self.missing_prop(def, node, "port");
         }
         let port = self.prop_integer(node, "port", 1, 65535);
         let count = self.prop_integer(node, "count", 1, 65535).unwrap_or(1);
@@ -1030,7 +636,7 @@ impl Walker {
         })
     }
 
-    fn json_value(&mut self, entry: &KdlEntry) -> Option<serde_json::Value> {
+    pub(super) fn json_value(&mut self, entry: &KdlEntry) -> Option<serde_json::Value> {
         match entry.value() {
             KdlValue::String(s) => Some(serde_json::Value::String(s.clone())),
             KdlValue::Integer(i) => match i64::try_from(*i) {
@@ -1047,93 +653,8 @@ impl Walker {
         }
     }
 
-    /// Properties become object fields; each child `key a b c` becomes a list field.
-    fn isolator(&mut self, node: &KdlNode) -> Option<Isolator> {
-        self.shape(node, 1, Some(1), None, true);
-        let name = self.arg_string(node, 0, "the isolator name")?;
-        let mut value = serde_json::Map::new();
-        for (key, entry) in props(node) {
-            if let Some(v) = self.json_value(entry) {
-                value.insert(key.to_owned(), v);
-            }
-        }
-        for child in node.iter_children() {
-            self.shape(child, 0, None, Some(&[]), false);
-            let list: Vec<serde_json::Value> = args(child)
-                .into_iter()
-                .filter_map(|e| self.json_value(e))
-                .collect();
-            let key = node_name(child).to_owned();
-            if value.contains_key(&key) {
-                self.r.error(
-                    child.name().span(),
-                    format!("isolator field `{key}` is given twice"),
-                    "duplicate field",
-                    None,
-                );
-            }
-            value.insert(key, serde_json::Value::Array(list));
-        }
-        Some(Isolator {
-            name,
-            value: serde_json::Value::Object(value),
-            span: node.span(),
-        })
-    }
-
-    fn test(&mut self, node: &KdlNode) -> Option<Test> {
-        self.shape(node, 1, Some(1), Some(&[]), true);
-        let name = self.arg_string(node, 0, "the test name");
-        let mut exec = None;
-        let mut expect_exit = 0;
-        let mut contains = Vec::new();
-        let mut seen = BTreeMap::new();
-        for child in node.iter_children() {
-            match node_name(child) {
-                "exec" => {
-                    if self.once(&mut seen, "exec", child) {
-                        exec = Some(self.exec(child));
-                    }
-                }
-                "expect-exit" => {
-                    if self.once(&mut seen, "expect-exit", child) {
-                        self.shape(child, 1, Some(1), Some(&[]), false);
-                        if let Some(e) = args(child).first() {
-                            expect_exit = self
-                                .integer(e, "the exit status", 0, 255)
-                                .and_then(|i| i32::try_from(i).ok())
-                                .unwrap_or(0);
-                        }
-                    }
-                }
-                "expect-stdout-contains" => {
-                    self.shape(child, 1, Some(1), Some(&[]), false);
-                    contains.extend(self.arg_string(child, 0, "the expected text"));
-                }
-                _ => self.unknown_node(child, "`test`", TEST_NODES),
-            }
-        }
-        let name = name?;
-        let Some(exec) = exec else {
-            self.r.error(
-                node.name().span(),
-                format!("test `{}` needs an `exec`", name.value),
-                "no exec",
-                Some("add: exec \"/usr/bin/program\" \"--version\"".to_owned()),
-            );
-            return None;
-        };
-        Some(Test {
-            name,
-            exec,
-            expect_exit,
-            expect_stdout_contains: contains,
-            span: node.span(),
-        })
-    }
-
     /// Rules across nodes: labels, path claims, accounts, the app's user and group.
-    fn image_rules(&mut self, image: &mut Image) {
+    pub(super) fn image_rules(&mut self, image: &mut Image) {
         let mut labels: BTreeMap<String, SourceSpan> = BTreeMap::new();
         if let Some(v) = &image.version {
             labels.insert("version".to_owned(), v.span);
@@ -1325,38 +846,5 @@ impl Walker {
         for i in duplicates.into_iter().rev() {
             image.entries.remove(i);
         }
-    }
-}
-
-/// A one-line usage example for each node, shown as a hint.
-fn usage(node: &str) -> &'static str {
-    match node {
-        "image" => "image \"example.com/name\" version=\"1.0\" { ... }",
-        "label" => "label os=\"linux\" arch=\"amd64\"",
-        "annotation" => "annotation homepage=\"https://example.com\"",
-        "program" => "program \"/usr/bin/prog\" (optionally to=\"/bin/prog\" mode=0o755)",
-        "file" => "file \"/etc/file\" (optionally to=\"/path\" mode=0o644 uid=0 gid=0)",
-        "tree" => "tree \"./dir\" to=\"/srv/dir\"",
-        "dir" => "dir \"/var/lib/app\" mode=0o700 uid=1000 gid=1000",
-        "symlink" => "symlink \"/bin/app\" target=\"/usr/bin/app\"",
-        "text" => "text \"/etc/motd\" \"hello\\n\" mode=0o644",
-        "user" => "user \"app\" uid=1000 group=\"app\" gid=1000 home=\"/var/lib/app\"",
-        "group" => "group \"app\" gid=1000",
-        "runtime" => "runtime \"nss\" \"certs\" (sets: nss, gconv, certs, tzdata)",
-        "dependency" => "dependency \"example.com/base\" version=\"1.0\"",
-        "path-whitelist" => "path-whitelist \"/usr/bin/prog\" \"/etc/file\"",
-        "app" => "app { exec \"/usr/bin/prog\"; user \"0\"; group \"0\" }",
-        "exec" => "exec \"/usr/bin/prog\" \"--flag\"",
-        "port" => "port \"http\" protocol=\"tcp\" port=8080",
-        "mount" => "mount \"data\" path=\"/var/lib/app\" read-only=#false",
-        "event" => "event \"pre-start\" \"/usr/bin/prog\" \"--check\"",
-        "env" => "env NAME=\"value\"",
-        "isolator" => "isolator \"resource/memory\" limit=\"1G\"",
-        "test" => "test \"version\" { exec \"/usr/bin/prog\" \"--version\"; expect-exit 0 }",
-        "expect-exit" => "expect-exit 0",
-        "expect-stdout-contains" => "expect-stdout-contains \"1.0\"",
-        "working-directory" => "working-directory \"/var/lib/app\"",
-        "user-or-group" | "supplementary-gids" => "supplementary-gids 10 20",
-        _ => "see docs/recipe.md",
     }
 }

@@ -143,6 +143,18 @@ pub enum Error {
     Missing(Vec<Missing>),
 }
 
+impl Error {
+    /// Unreadable or unusable inputs are the user's; unresolved libraries and interpreter loops
+    /// are what the trace found.
+    pub fn kind(&self) -> crate::error_kind::ErrorKind {
+        use crate::error_kind::ErrorKind;
+        match self {
+            Error::Io { .. } | Error::NotExecutable { .. } | Error::Parse(_) => ErrorKind::Input,
+            Error::Missing(_) | Error::InterpreterLoop { .. } => ErrorKind::Failure,
+        }
+    }
+}
+
 fn describe_missing(missing: &[Missing]) -> String {
     let lines: Vec<String> = missing.iter().map(describe_one_missing).collect();
     lines.join("\n")

@@ -43,25 +43,14 @@ impl Default for WriteOptions {
 }
 
 impl WriteOptions {
-    /// The defaults, with `mtime` from `SOURCE_DATE_EPOCH` when it is set.
+    /// The defaults, with `mtime` from `SOURCE_DATE_EPOCH` when it is set (see
+    /// [`crate::source_date_epoch`]).
     pub fn from_env() -> Result<WriteOptions, WriteError> {
-        let mtime = match std::env::var_os("SOURCE_DATE_EPOCH") {
-            None => DEFAULT_MTIME,
-            Some(v) => parse_epoch(&v.to_string_lossy())?,
-        };
         Ok(WriteOptions {
-            mtime,
+            mtime: crate::source_date_epoch::from_env()?.unwrap_or(DEFAULT_MTIME),
             ..WriteOptions::default()
         })
     }
-}
-
-fn parse_epoch(s: &str) -> Result<u64, WriteError> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(WriteError::SourceDateEpoch(s.to_owned()));
-    }
-    s.parse()
-        .map_err(|_| WriteError::SourceDateEpoch(s.to_owned()))
 }
 
 /// What a write produced.
@@ -80,8 +69,8 @@ pub struct WriteSummary {
 /// Why an image could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds")]
-    SourceDateEpoch(String),
+    #[error(transparent)]
+    SourceDateEpoch(#[from] crate::source_date_epoch::SourceDateEpochError),
     #[error("rootfs/{0}: added twice")]
     Duplicate(RootfsPath),
     #[error("rootfs/{path}: its parent rootfs/{parent} is not a directory")]
@@ -605,19 +594,6 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.to_string(), SIZE_CHANGED);
         let _ = entry;
-    }
-
-    #[test]
-    fn source_date_epoch_must_be_digits() {
-        assert_eq!(parse_epoch("1700000000").unwrap(), 1_700_000_000);
-        assert!(matches!(
-            parse_epoch("17e9"),
-            Err(WriteError::SourceDateEpoch(_))
-        ));
-        assert!(matches!(
-            parse_epoch(""),
-            Err(WriteError::SourceDateEpoch(_))
-        ));
     }
 
     #[test]
