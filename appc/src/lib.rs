@@ -6,6 +6,7 @@
 
 pub mod aci;
 pub mod atomic_file;
+pub mod discovery;
 pub mod image_id;
 pub mod isolator;
 pub mod labels;
