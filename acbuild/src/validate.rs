@@ -67,6 +67,8 @@ impl Invalid {
             Invalid::Archive(_)
             | Invalid::ImageInArchive(_)
             | Invalid::Manifest(_)
+            | Invalid::Json(_)
+            | Invalid::TooLarge
             | Invalid::Unknown => ErrorKind::Failure,
         }
     }
