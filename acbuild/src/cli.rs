@@ -109,6 +109,33 @@ pub enum Command {
     },
     /// Print the manifest of an ACI (after checking the archive layout).
     CatManifest { file: PathBuf },
+    /// Convert an ACI into an OCI image layout; signs the manifest digest into OUT.sig.
+    Oci(OciArgs),
+}
+
+/// Options of `acbuild oci` (issue 15).
+#[derive(Debug, Args)]
+pub struct OciArgs {
+    /// The ACI to convert.
+    pub aci: PathBuf,
+    /// The layout directory (default: IMAGE.oci beside IMAGE.aci, IMAGE.oci.tar with --archive).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the layout as one tar (what skopeo calls oci-archive).
+    #[arg(long)]
+    pub archive: bool,
+    /// Compression threads (0 = every core); the output is the same for every value.
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Print {path, manifest_digest, layer_digest, ref_name, warnings, signature} as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Sign with this secret key (else ACBUILD_SIGN_KEY, else the default key).
+    #[arg(long, conflicts_with = "no_sign")]
+    pub sign_key: Option<PathBuf>,
+    /// Do not sign.
+    #[arg(long)]
+    pub no_sign: bool,
 }
 
 /// Options of `acbuild build`.
@@ -137,6 +164,10 @@ pub struct BuildArgs {
     /// Do not sign (acrun refuses unsigned images).
     #[arg(long)]
     pub no_sign: bool,
+    /// Outputs, comma-separated: aci, oci (an OCI image layout directory NAME.oci),
+    /// oci-archive (the same layout as one tar, NAME.oci.tar).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "aci")]
+    pub format: Vec<crate::oci::Format>,
 }
 
 /// Output forms of `acbuild trace`.
@@ -306,6 +337,7 @@ fn run(command: Command) -> ExitCode {
             }
             code
         }
+        Command::Oci(args) => run_oci(&args),
         Command::CatManifest { file } => {
             let f = match std::fs::File::open(&file) {
                 Ok(f) => f,
@@ -385,6 +417,11 @@ fn run_build(args: &BuildArgs) -> ExitCode {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let signer_time = match oci_signature_time(&key) {
+        Ok(t) => t,
+        Err(e) => return fail_key(&e),
+    };
+    let keep_aci = args.format.contains(&crate::oci::Format::Aci);
     let mut code = ExitCode::SUCCESS;
     let mut summaries = Vec::new();
     for result in results {
@@ -405,16 +442,37 @@ fn run_build(args: &BuildArgs) -> ExitCode {
                         summary.path.display()
                     ),
                 }
+                let signer = key.as_ref().zip(signer_time).map(|(k, t)| (&k.key, t));
+                let oci =
+                    match crate::oci::emit_beside(&summary.path, &args.format, args.jobs, signer) {
+                        Ok(oci) => oci,
+                        Err(e) => {
+                            eprintln!("acbuild: {e}");
+                            code = ExitCode::FAILURE;
+                            continue;
+                        }
+                    };
+                print_oci_warnings(&oci);
                 if !args.json {
-                    println!(
-                        "{} {} ({} bytes, {} entries)",
-                        summary.path.display(),
-                        summary.image_id,
-                        summary.size,
-                        summary.entries
-                    );
+                    if keep_aci {
+                        println!(
+                            "{} {} ({} bytes, {} entries)",
+                            summary.path.display(),
+                            summary.image_id,
+                            summary.size,
+                            summary.entries
+                        );
+                    }
+                    oci.iter().for_each(print_oci);
                 }
-                summaries.push(summary);
+                let mut value = serde_json::to_value(&summary).unwrap_or_default();
+                if !oci.is_empty() {
+                    value["oci"] = serde_json::to_value(&oci).unwrap_or_default();
+                }
+                if !keep_aci && let Some(v) = value.as_object_mut() {
+                    v.remove("path");
+                }
+                summaries.push(value);
             }
             Err(err) => {
                 let this = if err.is_input_error() { 2 } else { 1 };
@@ -432,6 +490,77 @@ fn run_build(args: &BuildArgs) -> ExitCode {
         );
     }
     code
+}
+
+/// `acbuild oci` (issue 15): convert, sign, report.
+fn run_oci(args: &OciArgs) -> ExitCode {
+    let key = match SigningKey::resolve(&KeyChoice {
+        flag: args.sign_key.clone(),
+        no_sign: args.no_sign,
+    }) {
+        Ok(key) => key,
+        Err(e) => return fail_key(&e),
+    };
+    let time = match oci_signature_time(&key) {
+        Ok(t) => t,
+        Err(e) => return fail_key(&e),
+    };
+    if let Some(key) = &key {
+        announce_new_key(key);
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::oci::output_path(&args.aci, args.archive));
+    let opts = crate::oci::OciOptions {
+        archive: args.archive,
+        threads: args.jobs,
+        level: None,
+    };
+    let signer = key.as_ref().zip(time).map(|(k, t)| (&k.key, t));
+    match crate::oci::convert_signed(&args.aci, &out, &opts, signer) {
+        Ok(summary) => {
+            print_oci_warnings(std::slice::from_ref(&summary));
+            if args.json {
+                println!("{}", serde_json::to_value(&summary).unwrap_or_default());
+            } else {
+                print_oci(&summary);
+            }
+            if key.is_none() {
+                eprintln!(
+                    "acbuild: warning: --no-sign: {} is not signed",
+                    out.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(if e.is_input_error() { 2 } else { 1 }, e),
+    }
+}
+
+/// The signature time of OCI signatures when there is a key (SOURCE_DATE_EPOCH, else now).
+fn oci_signature_time(key: &Option<SigningKey>) -> Result<Option<std::time::SystemTime>, KeyError> {
+    key.as_ref()
+        .map(|_| signing_key::signature_time(std::env::var_os("SOURCE_DATE_EPOCH")))
+        .transpose()
+}
+
+/// The warnings of the first OCI output (every form of one image has the same).
+fn print_oci_warnings(outputs: &[crate::oci::OciSummary]) {
+    if let Some(first) = outputs.first() {
+        for w in &first.warnings {
+            eprintln!("acbuild: warning: {}: {w}", first.path.display());
+        }
+    }
+}
+
+fn print_oci(summary: &crate::oci::OciSummary) {
+    println!(
+        "{} {} (ref {})",
+        summary.path.display(),
+        summary.manifest_digest,
+        summary.ref_name
+    );
 }
 
 fn run_trace(

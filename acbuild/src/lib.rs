@@ -6,6 +6,7 @@ pub mod build;
 pub mod build_cache;
 pub mod cli;
 pub mod image_manifest;
+pub mod oci;
 pub mod pack;
 pub mod plan;
 pub mod recipe;

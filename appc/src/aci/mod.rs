@@ -10,7 +10,7 @@ pub mod entry;
 pub mod read;
 pub mod write;
 
-pub use compression::Compression;
+pub use compression::{Compression, compress, decoder};
 pub use entry::{Entry, EntryKind, FileSource, RootfsPath, RootfsPathError};
 pub use read::{AciInfo, EntryInfo, EntryType, LayoutError, ReadError, ReadOptions};
 pub use write::{Builder, WriteError, WriteOptions, WriteSummary};
