@@ -437,10 +437,11 @@ fn run_build(args: &BuildArgs) -> ExitCode {
                         }
                     }
                     Some(_) => {}
-                    None => eprintln!(
+                    None if keep_aci => eprintln!(
                         "acbuild: warning: --no-sign: {} is not signed; acrun will refuse it",
                         summary.path.display()
                     ),
+                    None => {}
                 }
                 let signer = key.as_ref().zip(signer_time).map(|(k, t)| (&k.key, t));
                 let oci =
@@ -453,6 +454,14 @@ fn run_build(args: &BuildArgs) -> ExitCode {
                         }
                     };
                 print_oci_warnings(&oci);
+                if key.is_none() {
+                    for o in &oci {
+                        eprintln!(
+                            "acbuild: warning: --no-sign: {} is not signed",
+                            o.path.display()
+                        );
+                    }
+                }
                 if !args.json {
                     if keep_aci {
                         println!(

@@ -76,7 +76,7 @@ pub type Signer<'a> = (&'a SecretKey, SystemTime);
 /// Why OCI output could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
-    /// The ACI cannot be opened or read.
+    /// The ACI cannot be opened or read (a missing file, a truncated stream).
     #[error("{}: {source}", path.display())]
     Open {
         /// The ACI.
@@ -156,7 +156,8 @@ impl OciError {
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
-            Self::Aci { .. }
+            Self::Open { .. }
+                | Self::Aci { .. }
                 | Self::Manifest { .. }
                 | Self::Entry { .. }
                 | Self::Unmappable { .. }
@@ -207,12 +208,19 @@ pub fn convert(aci: &Path, out: &Path, opts: &OciOptions) -> Result<OciSummary, 
             errors,
         })?;
     file.rewind().map_err(open)?;
-    let scratch = out.parent().filter(|p| !p.as_os_str().is_empty());
+    let scratch = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(scratch).map_err(|source| OciError::Write {
+        path: scratch.to_path_buf(),
+        source,
+    })?;
     let layer = layer::write(
         aci,
         BufReader::with_capacity(1 << 16, file),
         info.compression,
-        scratch.unwrap_or(Path::new(".")),
+        scratch,
         opts,
     )?;
     if layer.image_id != info.image_id {
