@@ -472,3 +472,115 @@ fn convert_refuses_a_directory_that_is_not_a_layout_and_replaces_a_layout() {
     assert!(!stale.exists());
     assert_eq!(manifest_digest(&layout), manifest_digest(&built.layout()));
 }
+
+/// A packed (not built) ACI: `/bin/tool` owned by 4242:4343, the app running as its owner.
+fn packed_aci(dir: &Path, labels: &str, compression: &str) -> PathBuf {
+    let layout = dir.join("layout");
+    let bin = layout.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("tool"), b"#!/bin/sh\n").unwrap();
+    std::os::unix::fs::chown(bin.join("tool"), Some(4242), Some(4343)).unwrap();
+    let manifest = format!(
+        r#"{{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/tool",
+        "labels":[{labels}],
+        "app":{{"exec":["/bin/tool"],"user":"/bin/tool","group":"/bin/tool",
+          "ports":[{{"name":"dns","protocol":"udp","port":5353,"count":2}}]}}}}"#
+    );
+    std::fs::write(layout.join("manifest"), manifest).unwrap();
+    let aci = dir.join("tool.aci");
+    let o = acbuild(
+        dir,
+        &[
+            "pack",
+            layout.to_str().unwrap(),
+            aci.to_str().unwrap(),
+            "--keep-owner",
+            "--no-sign",
+            "--compression",
+            compression,
+        ],
+        &[],
+    );
+    ok("acbuild pack", &o);
+    aci
+}
+
+#[test]
+fn a_packed_zstd_aci_converts_and_its_path_user_becomes_the_file_owner() {
+    require("skopeo", "skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let labels = r#"{"name":"os","value":"linux"},{"name":"arch","value":"aarch64"}"#;
+    let aci = packed_aci(tmp.path(), labels, "zstd");
+    let out = tmp.path().join("tool.oci");
+    let o = acbuild(
+        tmp.path(),
+        &[
+            "oci",
+            aci.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-sign",
+        ],
+        &[],
+    );
+    ok("acbuild oci", &o);
+    let config: serde_json::Value = serde_json::from_str(&ok(
+        "skopeo inspect --config",
+        &run(
+            "skopeo",
+            &[
+                "inspect",
+                "--config",
+                &format!("oci:{}:latest", out.display()),
+            ],
+        ),
+    ))
+    .unwrap();
+    assert_eq!(config["config"]["User"], "4242:4343");
+    assert_eq!(config["architecture"], "arm64");
+    assert_eq!(config["variant"], "v8");
+    assert!(config["config"]["ExposedPorts"]["5353/udp"].is_object());
+    assert!(config["config"]["ExposedPorts"]["5354/udp"].is_object());
+}
+
+#[test]
+fn an_aci_without_an_os_label_is_refused_with_exit_2_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let aci = packed_aci(tmp.path(), r#"{"name":"arch","value":"amd64"}"#, "gzip");
+    let out = tmp.path().join("tool.oci");
+    let o = acbuild(
+        tmp.path(),
+        &[
+            "oci",
+            aci.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-sign",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("labels.os"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.exists());
+    // Positive control: the same image with its os converts.
+    let tmp = tempfile::tempdir().unwrap();
+    let labels = r#"{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}"#;
+    let aci = packed_aci(tmp.path(), labels, "gzip");
+    let o = acbuild(
+        tmp.path(),
+        &[
+            "oci",
+            aci.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-sign",
+        ],
+        &[],
+    );
+    ok("acbuild oci", &o);
+    assert!(out.join("index.json").is_file());
+}

@@ -196,7 +196,10 @@ pub fn convert(aci: &Path, out: &Path, opts: &OciOptions) -> Result<OciSummary, 
     let mut file = File::open(aci).map_err(open)?;
     let info = appc::aci::read::read(
         BufReader::with_capacity(1 << 16, &file),
-        appc::aci::ReadOptions::default(),
+        // A zstd ACI (`--compression zstd`, outside the appc spec) converts like any other.
+        appc::aci::ReadOptions {
+            allow_nonstandard: true,
+        },
     )
     .map_err(|source| OciError::Aci {
         path: aci.to_path_buf(),
