@@ -185,37 +185,7 @@ fn run_config(
         labels: app.user_labels.clone(),
         ..RunConfig::default()
     };
-    for port in &app.ports {
-        let protocol = port.protocol.to_ascii_lowercase();
-        if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
-            warnings.push(format!(
-                "app.ports[{}]: protocol {:?} cannot be exposed in OCI (tcp, udp, sctp); left out",
-                port.name.as_str(),
-                port.protocol
-            ));
-            continue;
-        }
-        for n in 0..port.count.max(1) {
-            let Some(number) = port.port.checked_add(n) else {
-                break;
-            };
-            run.exposed_ports
-                .insert(format!("{number}/{protocol}"), BTreeMap::new());
-        }
-        if port.socket_activated {
-            warnings.push(format!(
-                "app.ports[{}].socketActivated: no OCI equivalent; the app must listen itself",
-                port.name.as_str()
-            ));
-        }
-    }
-    if !app.ports.is_empty() {
-        let names: Vec<&str> = app.ports.iter().map(|p| p.name.as_str()).collect();
-        warnings.push(format!(
-            "app.ports: names ({}) are not kept; name the ports where the container runs",
-            names.join(", ")
-        ));
-    }
+    run.exposed_ports = exposed_ports(&app.ports, warnings);
     for mount in &app.mount_points {
         run.volumes.insert(mount.path.clone(), BTreeMap::new());
         if mount.read_only {
@@ -252,6 +222,42 @@ fn run_config(
         }
     }
     Ok(run)
+}
+
+/// `ExposedPorts` (`2379/tcp`, a `count` expanded to its range); warns about what is lost.
+fn exposed_ports(ports: &[appc::manifest::Port], warnings: &mut Vec<String>) -> Set {
+    let mut exposed = Set::new();
+    for port in ports {
+        let protocol = port.protocol.to_ascii_lowercase();
+        if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
+            warnings.push(format!(
+                "app.ports[{}]: protocol {:?} cannot be exposed in OCI (tcp, udp, sctp); left out",
+                port.name.as_str(),
+                port.protocol
+            ));
+            continue;
+        }
+        for n in 0..port.count.max(1) {
+            let Some(number) = port.port.checked_add(n) else {
+                break;
+            };
+            exposed.insert(format!("{number}/{protocol}"), BTreeMap::new());
+        }
+        if port.socket_activated {
+            warnings.push(format!(
+                "app.ports[{}].socketActivated: no OCI equivalent; the app must listen itself",
+                port.name.as_str()
+            ));
+        }
+    }
+    if !ports.is_empty() {
+        let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+        warnings.push(format!(
+            "app.ports: names ({}) are not kept; name the ports where the container runs",
+            names.join(", ")
+        ));
+    }
+    exposed
 }
 
 /// The OCI form of an appc user or group: names and numbers as they are, a path as the numeric
@@ -442,6 +448,37 @@ mod tests {
         assert!(all.contains("resource/memory"), "{all}");
         assert!(all.contains("client, peer"), "{all}");
         assert_eq!(m.warnings.len(), 2, "{all}");
+    }
+
+    #[test]
+    fn warns_about_handlers_groups_read_only_mounts_and_socket_activation() {
+        let json = ETCD
+            .replace(
+                r#""mountPoints":[{"name":"data","path":"/var/lib/etcd"}]"#,
+                r#""mountPoints":[{"name":"data","path":"/var/lib/etcd","readOnly":true}],
+                "eventHandlers":[{"name":"pre-start","exec":["/bin/true"]}],
+                "supplementaryGIDs":[7]"#,
+            )
+            .replace(r#""port":2380}"#, r#""port":2380,"socketActivated":true}"#);
+        let m = map(&manifest(&json), &[], &layer()).unwrap();
+        let all = m.warnings.join("\n");
+        for field in [
+            "app.eventHandlers (pre-start)",
+            "app.supplementaryGIDs",
+            "app.mountPoints[data].readOnly",
+            "app.ports[peer].socketActivated",
+        ] {
+            assert!(all.contains(field), "{field} missing from:\n{all}");
+        }
+        // Positive control: the plain manifest warns about none of these.
+        let plain = map(&manifest(ETCD), &[], &layer())
+            .unwrap()
+            .warnings
+            .join("\n");
+        assert!(
+            !plain.contains("eventHandlers") && !plain.contains("readOnly"),
+            "{plain}"
+        );
     }
 
     #[test]

@@ -126,9 +126,8 @@ fn copy_entries(
         let mut entry = entry.map_err(read_err)?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let name = clean(&raw).map_err(|reason| entry_err(&raw, reason.into()))?;
-        let header = entry.header().clone();
         if name == "manifest" {
-            mtime = Some(header.mtime().map_err(read_err)?);
+            mtime = Some(entry.header().mtime().map_err(read_err)?);
             continue;
         }
         if name == "rootfs" {
@@ -145,67 +144,7 @@ fn copy_entries(
                     .into(),
             ));
         }
-        let append = |e: io::Error| entry_err(&raw, format!("writing the layer: {e}"));
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(header.mode().map_err(read_err)? & 0o7777);
-        h.set_uid(header.uid().map_err(read_err)?);
-        h.set_gid(header.gid().map_err(read_err)?);
-        h.set_mtime(header.mtime().map_err(read_err)?);
-        h.set_size(0);
-        let kind = header.entry_type();
-        h.set_entry_type(kind);
-        match kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_size(entry.size());
-                builder
-                    .append_data(&mut h, &rel, &mut entry)
-                    .map_err(append)?;
-            }
-            tar::EntryType::Directory | tar::EntryType::Fifo => {
-                builder
-                    .append_data(&mut h, &rel, io::empty())
-                    .map_err(append)?;
-            }
-            tar::EntryType::Char | tar::EntryType::Block => {
-                let major = header.device_major().map_err(read_err)?.unwrap_or(0);
-                let minor = header.device_minor().map_err(read_err)?.unwrap_or(0);
-                h.set_device_major(major).map_err(append)?;
-                h.set_device_minor(minor).map_err(append)?;
-                builder
-                    .append_data(&mut h, &rel, io::empty())
-                    .map_err(append)?;
-            }
-            tar::EntryType::Symlink => {
-                let target = entry.link_name_bytes().unwrap_or_default().into_owned();
-                builder
-                    .append_link(&mut h, &rel, OsStr::from_bytes(&target))
-                    .map_err(append)?;
-            }
-            tar::EntryType::Link => {
-                let target = entry.link_name_bytes().unwrap_or_default();
-                let target = String::from_utf8_lossy(&target).into_owned();
-                let inside = clean(&target)
-                    .ok()
-                    .and_then(|t| t.strip_prefix("rootfs/").map(str::to_owned))
-                    .ok_or_else(|| {
-                        entry_err(
-                            &raw,
-                            format!("hard link target {target:?} is outside rootfs/"),
-                        )
-                    })?;
-                builder.append_link(&mut h, &rel, &inside).map_err(append)?;
-            }
-            other => {
-                return Err(entry_err(
-                    &raw,
-                    format!(
-                        "tar entry type {:?} has no place in a layer",
-                        other.as_byte()
-                    ),
-                ));
-            }
-        }
+        append_entry(&mut builder, &mut entry, &rel).map_err(|reason| entry_err(&raw, reason))?;
         count += 1;
     }
     let mtime = mtime.ok_or_else(|| entry_err("manifest", "missing".into()))?;
@@ -214,6 +153,63 @@ fn copy_entries(
         .and_then(|out| out.flush())
         .map_err(|e| entry_err("end of archive", format!("writing the layer: {e}")))?;
     Ok((mtime, count))
+}
+
+/// Append `entry` to the layer as `rel`: a fresh GNU header with the entry's type, permission
+/// bits, owner, mtime, size and device numbers; data and link targets as stored (a hard link's
+/// target moved out of `rootfs/` like its name). Errors are the reason, for the caller to name.
+fn append_entry<W: Write, R: Read>(
+    builder: &mut tar::Builder<W>,
+    entry: &mut tar::Entry<'_, R>,
+    rel: &str,
+) -> Result<(), String> {
+    let read = |e: io::Error| format!("reading the image: {e}");
+    let write = |e: io::Error| format!("writing the layer: {e}");
+    let header = entry.header().clone();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(header.mode().map_err(read)? & 0o7777);
+    h.set_uid(header.uid().map_err(read)?);
+    h.set_gid(header.gid().map_err(read)?);
+    h.set_mtime(header.mtime().map_err(read)?);
+    h.set_size(0);
+    let kind = header.entry_type();
+    h.set_entry_type(kind);
+    match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous => {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(entry.size());
+            builder.append_data(&mut h, rel, entry).map_err(write)
+        }
+        tar::EntryType::Directory | tar::EntryType::Fifo => {
+            builder.append_data(&mut h, rel, io::empty()).map_err(write)
+        }
+        tar::EntryType::Char | tar::EntryType::Block => {
+            let major = header.device_major().map_err(read)?.unwrap_or(0);
+            let minor = header.device_minor().map_err(read)?.unwrap_or(0);
+            h.set_device_major(major).map_err(write)?;
+            h.set_device_minor(minor).map_err(write)?;
+            builder.append_data(&mut h, rel, io::empty()).map_err(write)
+        }
+        tar::EntryType::Symlink => {
+            let target = entry.link_name_bytes().unwrap_or_default().into_owned();
+            builder
+                .append_link(&mut h, rel, OsStr::from_bytes(&target))
+                .map_err(write)
+        }
+        tar::EntryType::Link => {
+            let target = entry.link_name_bytes().unwrap_or_default();
+            let target = String::from_utf8_lossy(&target).into_owned();
+            let inside = clean(&target)
+                .ok()
+                .and_then(|t| t.strip_prefix("rootfs/").map(str::to_owned))
+                .ok_or_else(|| format!("hard link target {target:?} is outside rootfs/"))?;
+            builder.append_link(&mut h, rel, &inside).map_err(write)
+        }
+        other => Err(format!(
+            "tar entry type {:?} has no place in a layer",
+            other.as_byte()
+        )),
+    }
 }
 
 /// Clean a tar name as `appc::aci::read` does, refusing what it refuses.
