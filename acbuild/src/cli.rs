@@ -449,7 +449,10 @@ fn run_build(args: &BuildArgs) -> ExitCode {
                         Ok(oci) => oci,
                         Err(e) => {
                             eprintln!("acbuild: {e}");
-                            code = ExitCode::FAILURE;
+                            let this = if e.is_input_error() { 2 } else { 1 };
+                            if code == ExitCode::SUCCESS || this == 2 {
+                                code = ExitCode::from(this);
+                            }
                             continue;
                         }
                     };

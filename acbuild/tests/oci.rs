@@ -584,3 +584,50 @@ fn an_aci_without_an_os_label_is_refused_with_exit_2_and_writes_nothing() {
     ok("acbuild oci", &o);
     assert!(out.join("index.json").is_file());
 }
+
+#[test]
+fn a_build_refused_at_its_oci_output_exits_2_and_leaves_no_aci_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let arch = acbuild::image_manifest::host_arch();
+    let layout = out.join(format!("getent-2.36-linux-{arch}.oci"));
+    std::fs::create_dir_all(&layout).unwrap();
+    std::fs::write(layout.join("mine"), b"mine").unwrap();
+    let build = || {
+        acbuild(
+            tmp.path(),
+            &[
+                "build",
+                recipe("getent.kdl").to_str().unwrap(),
+                "--format",
+                "oci",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let refused = build();
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![layout.file_name().unwrap().to_owned()]);
+    assert_eq!(std::fs::read(layout.join("mine")).unwrap(), b"mine");
+    // Positive control: with the path free, the same build writes the layout and its signature.
+    std::fs::remove_dir_all(&layout).unwrap();
+    ok("acbuild build --format oci", &build());
+    let mut names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let name = layout.file_name().unwrap().to_str().unwrap();
+    assert_eq!(names, vec![name.to_owned(), format!("{name}.sig")]);
+}

@@ -274,22 +274,19 @@ pub fn emit_beside(
     threads: usize,
     signer: Option<Signer<'_>>,
 ) -> Result<Vec<OciSummary>, OciError> {
-    let mut done = Vec::new();
-    for (format, archive) in [(Format::Oci, false), (Format::OciArchive, true)] {
-        if formats.contains(&format) {
+    let done = [(Format::Oci, false), (Format::OciArchive, true)]
+        .into_iter()
+        .filter(|(format, _)| formats.contains(format))
+        .map(|(_, archive)| {
             let opts = OciOptions {
                 archive,
                 threads,
                 level: None,
             };
-            done.push(convert_signed(
-                aci,
-                &output_path(aci, archive),
-                &opts,
-                signer,
-            )?);
-        }
-    }
+            convert_signed(aci, &output_path(aci, archive), &opts, signer)
+        })
+        .collect::<Result<Vec<_>, _>>();
+    // Also on failure: an ACI that was not asked for is never left behind.
     if !formats.contains(&Format::Aci) {
         for path in [aci.to_path_buf(), appc::sign::signature_path(aci)] {
             match std::fs::remove_file(&path) {
@@ -300,7 +297,7 @@ pub fn emit_beside(
             }
         }
     }
-    Ok(done)
+    done
 }
 
 /// Sign the manifest digest of the layout at `out` (the exact ASCII text `sha256:<hex>`, no
