@@ -90,6 +90,33 @@ pub enum Command {
     },
     /// Print the manifest of an ACI (after checking the archive layout).
     CatManifest { file: PathBuf },
+    /// Convert an ACI into an OCI image layout; signs the manifest digest into OUT.sig.
+    Oci(OciArgs),
+}
+
+/// Options of `acbuild oci` (issue 15).
+#[derive(Debug, Args)]
+pub struct OciArgs {
+    /// The ACI to convert.
+    pub aci: PathBuf,
+    /// The layout directory (default: IMAGE.oci beside IMAGE.aci, IMAGE.oci.tar with --archive).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the layout as one tar (what skopeo calls oci-archive).
+    #[arg(long)]
+    pub archive: bool,
+    /// Compression threads (0 = every core); the output is the same for every value.
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Print {path, manifest_digest, layer_digest, ref_name, warnings, signature} as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Sign with this secret key (else ACBUILD_SIGN_KEY, else the default key).
+    #[arg(long, conflicts_with = "no_sign")]
+    pub sign_key: Option<PathBuf>,
+    /// Do not sign.
+    #[arg(long)]
+    pub no_sign: bool,
 }
 
 /// Options of `acbuild build`.
@@ -118,6 +145,10 @@ pub struct BuildArgs {
     /// Do not sign (acrun refuses unsigned images).
     #[arg(long)]
     pub no_sign: bool,
+    /// Outputs, comma-separated: aci, oci (an OCI image layout directory NAME.oci),
+    /// oci-archive (the same layout as one tar, NAME.oci.tar).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "aci")]
+    pub format: Vec<crate::oci::Format>,
 }
 
 /// Options of `acbuild pack`.
@@ -214,6 +245,7 @@ fn run(command: Command) -> ExitCode {
         Command::Pack(args) => run_pack(&args),
         Command::Validate { files } => run_validate(&files),
         Command::CatManifest { file } => run_cat_manifest(&file),
+        Command::Oci(args) => run_oci(&args),
     }
 }
 
@@ -398,7 +430,7 @@ fn run_build(args: &BuildArgs) -> ExitCode {
         cache: !args.no_cache,
     };
     let results = build_with_progress(&args.recipes, &options, key.as_ref());
-    render_builds(results, args.json)
+    render_builds(results, args, key.as_ref())
 }
 
 /// Build every recipe in parallel, with a progress bar on a terminal.
@@ -428,24 +460,46 @@ fn build_with_progress(
     results
 }
 
-fn render_builds(results: Vec<Result<BuildSummary, BuildError>>, json: bool) -> ExitCode {
+fn render_builds(
+    results: Vec<Result<BuildSummary, BuildError>>,
+    args: &BuildArgs,
+    key: Option<&SigningKey>,
+) -> ExitCode {
     let mut outcome = Outcome::default();
+    let signer_time = match oci_signature_time(key) {
+        Ok(t) => t,
+        Err(e) => return fail(e.kind(), e),
+    };
+    let keep_aci = args.format.contains(&crate::oci::Format::Aci);
     let mut summaries = Vec::new();
     for result in results {
         match result {
             Ok(summary) => {
                 summary.warnings.iter().for_each(|w| eprintln!("{w}"));
-                warn_if_unsigned(&summary.signature, &summary.path);
-                if !json {
-                    println!(
-                        "{} {} ({} bytes, {} entries)",
-                        summary.path.display(),
-                        summary.image_id,
-                        summary.size,
-                        summary.entries
-                    );
+                if keep_aci {
+                    warn_if_unsigned(&summary.signature, &summary.path);
                 }
-                summaries.push(summary);
+                let signer = key.zip(signer_time).map(|(k, t)| (&k.key, t));
+                let oci = match emit_oci(&summary, args, signer) {
+                    Ok(oci) => oci,
+                    Err(kind) => {
+                        outcome.record(kind);
+                        continue;
+                    }
+                };
+                if !args.json {
+                    if keep_aci {
+                        println!(
+                            "{} {} ({} bytes, {} entries)",
+                            summary.path.display(),
+                            summary.image_id,
+                            summary.size,
+                            summary.entries
+                        );
+                    }
+                    oci.iter().for_each(print_oci);
+                }
+                summaries.push(build_json(&summary, &oci, keep_aci));
             }
             Err(err) => {
                 outcome.record(err.kind());
@@ -453,13 +507,118 @@ fn render_builds(results: Vec<Result<BuildSummary, BuildError>>, json: bool) -> 
             }
         }
     }
-    if json {
+    if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&summaries).unwrap_or_default()
         );
     }
     outcome.exit_code()
+}
+
+/// The OCI forms `--format` asks for, converted from the built ACI and signed; warnings printed.
+fn emit_oci(
+    summary: &BuildSummary,
+    args: &BuildArgs,
+    signer: Option<crate::oci::Signer<'_>>,
+) -> Result<Vec<crate::oci::OciSummary>, ErrorKind> {
+    let oci =
+        crate::oci::emit_beside(&summary.path, &args.format, args.jobs, signer).map_err(|e| {
+            eprintln!("acbuild: {e}");
+            e.kind()
+        })?;
+    print_oci_warnings(&oci);
+    if signer.is_none() {
+        for o in &oci {
+            eprintln!(
+                "acbuild: warning: --no-sign: {} is not signed",
+                o.path.display()
+            );
+        }
+    }
+    Ok(oci)
+}
+
+/// One build's JSON summary: the ACI's (without `path` when the ACI was not kept) and its OCI forms.
+fn build_json(
+    summary: &BuildSummary,
+    oci: &[crate::oci::OciSummary],
+    keep_aci: bool,
+) -> serde_json::Value {
+    let mut value = serde_json::to_value(summary).unwrap_or_default();
+    if !oci.is_empty() {
+        value["oci"] = serde_json::to_value(oci).unwrap_or_default();
+    }
+    if !keep_aci && let Some(v) = value.as_object_mut() {
+        v.remove("path");
+    }
+    value
+}
+
+/// `acbuild oci` (issue 15): convert, sign, report.
+fn run_oci(args: &OciArgs) -> ExitCode {
+    let key = match signing_key_of(args.sign_key.clone(), args.no_sign) {
+        Ok(key) => key,
+        Err(code) => return code,
+    };
+    let time = match oci_signature_time(key.as_ref()) {
+        Ok(t) => t,
+        Err(e) => return fail(e.kind(), e),
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::oci::output_path(&args.aci, args.archive));
+    let opts = crate::oci::OciOptions {
+        archive: args.archive,
+        threads: args.jobs,
+        level: None,
+    };
+    let signer = key.as_ref().zip(time).map(|(k, t)| (&k.key, t));
+    match crate::oci::convert_signed(&args.aci, &out, &opts, signer) {
+        Ok(summary) => {
+            print_oci_warnings(std::slice::from_ref(&summary));
+            if args.json {
+                println!("{}", serde_json::to_value(&summary).unwrap_or_default());
+            } else {
+                print_oci(&summary);
+            }
+            if key.is_none() {
+                eprintln!(
+                    "acbuild: warning: --no-sign: {} is not signed",
+                    out.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e.kind(), e),
+    }
+}
+
+/// The signature time of OCI signatures when there is a key (SOURCE_DATE_EPOCH, else now).
+fn oci_signature_time(
+    key: Option<&SigningKey>,
+) -> Result<Option<std::time::SystemTime>, signing_key::KeyError> {
+    key.map(|_| signing_key::signature_time(std::env::var_os("SOURCE_DATE_EPOCH")))
+        .transpose()
+}
+
+/// The warnings of the first OCI output (every form of one image has the same).
+fn print_oci_warnings(outputs: &[crate::oci::OciSummary]) {
+    if let Some(first) = outputs.first() {
+        for w in &first.warnings {
+            eprintln!("acbuild: warning: {}: {w}", first.path.display());
+        }
+    }
+}
+
+fn print_oci(summary: &crate::oci::OciSummary) {
+    println!(
+        "{} {} (ref {})",
+        summary.path.display(),
+        summary.manifest_digest,
+        summary.ref_name
+    );
 }
 
 fn run_trace(
