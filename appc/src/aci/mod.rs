@@ -11,6 +11,6 @@ pub mod read;
 pub mod write;
 
 pub use compression::Compression;
-pub use entry::{Entry, EntryKind, FileSource, RootfsPath, RootfsPathError};
+pub use entry::{Entry, EntryKind, FileSource, RootfsPath, RootfsPathError, implied_parents};
 pub use read::{AciInfo, EntryInfo, EntryType, LayoutError, ReadError, ReadOptions};
 pub use write::{Builder, WriteError, WriteOptions, WriteSummary};
