@@ -50,7 +50,10 @@ pub fn image_manifest(recipe: &Recipe) -> Result<ImageManifest, RecipeErrors> {
     }
     let mut doc = Map::new();
     doc.insert("acKind".into(), json!("ImageManifest"));
-    doc.insert("acVersion".into(), json!("0.8.11"));
+    doc.insert(
+        "acVersion".into(),
+        json!(appc::version::AcVersion::current().to_string()),
+    );
     doc.insert("name".into(), json!(image.name.value));
     doc.insert("labels".into(), Value::Array(labels));
     if !image.annotations.is_empty() {

@@ -12,6 +12,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use appc::aci::implied_parents;
 use miette::SourceSpan;
 
 use crate::recipe::{EntryKind, Recipe, RecipeErrors, Reporter, RuntimeSet};
@@ -120,15 +121,10 @@ pub fn plan(recipe: &Recipe, host_root: &Path) -> Result<Plan, RecipeErrors> {
         match &entry.kind {
             EntryKind::Program { source } | EntryKind::File { source } => {
                 let program = matches!(entry.kind, EntryKind::Program { .. });
-                let Some(meta) = p.metadata(&source.value, source.span) else {
+                let Some((content, host_mode)) = p.host_file(&source.value, source.span) else {
                     continue;
                 };
-                let host_exec = meta.permissions().mode() & 0o111 != 0;
-                let default = if program || host_exec { 0o755 } else { 0o644 };
-                let content = Content::HostFile {
-                    source: source.value.clone(),
-                    size: meta.len(),
-                };
+                let default = if program { 0o755 } else { host_mode };
                 p.add(
                     path,
                     content,
@@ -278,6 +274,22 @@ impl Planner {
         }
     }
 
+    /// A host file as content, with its default mode: `0o755` when the host file has any
+    /// execute bit, else `0o644`. `None` (reported at `span`) when it cannot be read.
+    fn host_file(&mut self, source: &Path, span: SourceSpan) -> Option<(Content, u32)> {
+        let meta = self.metadata(source, span)?;
+        let mode = if meta.permissions().mode() & 0o111 != 0 {
+            0o755
+        } else {
+            0o644
+        };
+        let content = Content::HostFile {
+            source: source.to_path_buf(),
+            size: meta.len(),
+        };
+        Some((content, mode))
+    }
+
     #[allow(clippy::too_many_arguments)] // one flat call per entry reads better than a builder
     fn add(
         &mut self,
@@ -388,17 +400,8 @@ impl Planner {
                     ),
                 }
             } else if kind.is_file() {
-                let Some(meta) = self.metadata(item.path(), span) else {
+                let Some((content, default)) = self.host_file(item.path(), span) else {
                     continue;
-                };
-                let default = if meta.permissions().mode() & 0o111 != 0 {
-                    0o755
-                } else {
-                    0o644
-                };
-                let content = Content::HostFile {
-                    source: item.path().to_path_buf(),
-                    size: meta.len(),
                 };
                 self.add(
                     path,
@@ -502,31 +505,23 @@ impl Planner {
                 continue;
             }
             // Runtime files are copied with their content, even when the host has a symlink.
-            let Some(meta) = self.metadata(&f.host_path, span) else {
+            let Some((content, default)) = self.host_file(&f.host_path, span) else {
                 continue;
-            };
-            let default = if meta.permissions().mode() & 0o111 != 0 {
-                0o755
-            } else {
-                0o644
-            };
-            let content = Content::HostFile {
-                source: f.host_path,
-                size: meta.len(),
             };
             self.add(f.image_path, content, default, 0, 0, f.trace, origin);
         }
     }
 
-    /// Add every missing parent directory; a parent that is not a directory is an error.
+    /// Add every missing parent directory (`appc::aci::implied_parents`, the writer's rule); a
+    /// parent that is not a directory is an error.
     fn parents(&mut self) {
         let paths: Vec<String> = self.plan.entries.keys().cloned().collect();
         for path in paths {
-            let mut parent = path.as_str();
-            while let Some(cut) = parent.rfind('/').filter(|c| *c > 0) {
-                parent = &parent[..cut];
-                match self.plan.entries.get(parent) {
-                    None => {
+            let entries = &self.plan.entries;
+            let declared = |p: &str| entries.get(p).map(|e| e.content == Content::Dir);
+            match implied_parents(&path, declared) {
+                Ok(missing) => {
+                    for parent in missing {
                         let dir = PlanEntry {
                             path: parent.to_owned(),
                             content: Content::Dir,
@@ -538,21 +533,16 @@ impl Planner {
                         };
                         self.plan.entries.insert(parent.to_owned(), dir);
                     }
-                    Some(p) if p.content == Content::Dir => {}
-                    Some(p) => {
-                        let (p_origin, child) =
-                            (p.origin, self.plan.entries.get(&path).map(|e| e.origin));
-                        if let (Some(first), Some(here)) =
-                            (p_origin.span(), child.and_then(Origin::span))
-                        {
-                            self.r.conflict(
-                                here,
-                                first,
-                                format!("`{path}` lies below `{parent}`, which is not a directory"),
-                                None,
-                            );
-                        }
-                        break;
+                }
+                Err(parent) => {
+                    let span = |p: &str| entries.get(p).and_then(|e| e.origin.span());
+                    if let (Some(first), Some(here)) = (span(parent), span(&path)) {
+                        self.r.conflict(
+                            here,
+                            first,
+                            format!("`{path}` lies below `{parent}`, which is not a directory"),
+                            None,
+                        );
                     }
                 }
             }

@@ -6,6 +6,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/acbuild_cmd.rs"]
+mod acbuild_cmd;
+
 fn recipe(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../recipes")
@@ -22,21 +25,14 @@ fn require(tool: &str) {
     );
 }
 
-/// Runs acbuild with its cache in `cwd/cache`, so tests never share or pollute a cache.
+/// Runs acbuild with its cache in `cwd/cache`, so tests never share or pollute a cache. Builds
+/// sign with a key made once for this test process, never the user's own.
 fn acbuild(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acbuild"))
-        .args(args)
+    acbuild_cmd::acbuild(args)
         .current_dir(cwd)
         .env("XDG_CACHE_HOME", cwd.join("cache"))
-        .env("XDG_CONFIG_HOME", signing_config())
-        .env_remove("ACBUILD_SIGN_KEY")
         .output()
         .unwrap()
-}
-
-/// Builds sign with a key made once for this test process, never the user's own.
-fn signing_config() -> PathBuf {
-    std::env::temp_dir().join(format!("acbuild-build-tests-{}", std::process::id()))
 }
 
 fn build(cwd: &Path, recipe: &Path, out: &Path) -> PathBuf {
@@ -161,14 +157,13 @@ fn build_with(
     let cmd =
         format!("umask {umask}; exec \"$0\" build \"$1\" --out \"$2\" --jobs {jobs} --no-cache");
     let mut c = Command::new("sh");
-    c.arg("-c")
+    acbuild_cmd::clean(&mut c)
+        .arg("-c")
         .arg(cmd)
         .arg(env!("CARGO_BIN_EXE_acbuild"))
         .arg(recipe)
         .arg(out)
-        .current_dir(cwd)
-        .env("XDG_CONFIG_HOME", signing_config())
-        .env_remove("ACBUILD_SIGN_KEY");
+        .current_dir(cwd);
     for (k, v) in env {
         c.env(k, v);
     }

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/acbuild_cmd.rs"]
+mod acbuild_cmd;
+
 const MANIFEST: &str = r#"{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/etcd","labels":[{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}]}"#;
 
 fn require(path: &str, package: &str) {
@@ -35,15 +38,9 @@ fn etcd_layout(root: &Path) -> PathBuf {
     dir
 }
 
+/// Signing uses a key made once for this test process, never the user's own.
 fn acbuild(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_acbuild"));
-    // Signing uses a key made once for this test process, never the user's own.
-    let config = std::env::temp_dir().join(format!("acbuild-pack-tests-{}", std::process::id()));
-    c.args(args)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("ACBUILD_SIGN_KEY")
-        .env("XDG_CONFIG_HOME", config);
-    c
+    acbuild_cmd::acbuild(args)
 }
 
 fn ok(out: Output) -> String {

@@ -6,6 +6,9 @@ use std::path::Path;
 
 use acbuild::recipe::{RecipeError, parse_str};
 
+#[path = "support/acbuild_cmd.rs"]
+mod acbuild_cmd;
+
 /// (recipe text, line, column, message fragment, hint fragment or "").
 const CASES: &[(&str, usize, usize, &str, &str)] = &[
     // 1 syntax
@@ -408,8 +411,7 @@ fn columns_count_characters_after_non_ascii_text() {
 fn check(dir: &Path, text: &str) -> std::process::Output {
     let recipe = dir.join("r.kdl");
     std::fs::write(&recipe, text).unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_acbuild"))
-        .arg("check")
+    acbuild_cmd::acbuild(["check"])
         .arg(&recipe)
         .current_dir(dir)
         .output()
@@ -478,8 +480,7 @@ fn check_rejects_a_tree_that_is_a_file() {
 
 #[test]
 fn check_exits_2_for_a_recipe_that_does_not_exist() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_acbuild"))
-        .args(["check", "/nonexistent/r.kdl"])
+    let out = acbuild_cmd::acbuild(["check", "/nonexistent/r.kdl"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

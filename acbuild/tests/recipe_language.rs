@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use acbuild::recipe::{EntryKind, RuntimeSet, load, parse_str};
 
+#[path = "support/acbuild_cmd.rs"]
+mod acbuild_cmd;
+
 fn parse(text: &str) -> acbuild::recipe::Recipe {
     parse_str(text, Path::new("t.kdl"), Path::new("/recipes")).unwrap()
 }
@@ -72,8 +75,7 @@ fn load_is_independent_of_the_cwd() {
         "image \"a\" {\n    tree \"static\" to=\"/srv\"\n}\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_acbuild"))
-        .arg("check")
+    let out = acbuild_cmd::acbuild(["check"])
         .arg(&recipe)
         .current_dir("/")
         .output()

@@ -2,7 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+#[path = "support/acbuild_cmd.rs"]
+mod acbuild_cmd;
 
 struct World {
     dir: tempfile::TempDir,
@@ -87,14 +90,9 @@ impl World {
 
     /// acbuild with HOME and XDG_CONFIG_HOME inside the world and no inherited key settings.
     fn acbuild(&self, args: &[&dyn AsRef<std::ffi::OsStr>], env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_acbuild"));
+        let mut cmd = acbuild_cmd::acbuild(args);
         cmd.env("HOME", self.path("home"))
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env_remove("ACBUILD_SIGN_KEY")
-            .env_remove("ACBUILD_KEY_PASSPHRASE")
-            .env_remove("SOURCE_DATE_EPOCH")
-            .stdin(Stdio::null())
-            .args(args);
+            .env("XDG_CONFIG_HOME", self.path("config"));
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -3,6 +3,8 @@
 //! expectation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/acbuild_cmd.rs"]
+mod acbuild_cmd;
 #[path = "support/trace_cmd.rs"]
 mod trace_cmd;
 

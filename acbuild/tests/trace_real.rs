@@ -3,6 +3,8 @@
 //! etcd-server and crun (all in xtask/debian-packages.txt); a missing tool fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/acbuild_cmd.rs"]
+mod acbuild_cmd;
 #[path = "support/trace_cmd.rs"]
 mod trace_cmd;
 

@@ -36,18 +36,18 @@ pub enum TrustCmdError {
 }
 
 impl TrustCmdError {
-    /// Was it the user's input (bad prefix, fingerprint or key file)?
+    /// Was it the user's input (bad prefix, fingerprint or key file)? Every variant is named,
+    /// so a new one must be classified here.
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            TrustCmdError::ReadKey { .. }
-                | TrustCmdError::BadKeyFile(_)
-                | TrustCmdError::Store(
-                    TrustError::InvalidPrefix { .. }
-                        | TrustError::InvalidFingerprint(_)
-                        | TrustError::NotTrusted { .. }
-                )
-        )
+        match self {
+            TrustCmdError::ReadKey { .. } | TrustCmdError::BadKeyFile(_) => true,
+            TrustCmdError::Store(e) => match e {
+                TrustError::InvalidPrefix { .. }
+                | TrustError::InvalidFingerprint(_)
+                | TrustError::NotTrusted { .. } => true,
+                TrustError::NotAKey { .. } | TrustError::Io { .. } => false,
+            },
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use appc::trust::{Refusal, Scope, TrustError, TrustStore};
+use appc::trust::{Refusal, TrustError, TrustStore};
 
 use crate::image_name::{NameError, read_image_name};
 
@@ -37,12 +37,16 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
-    /// Input errors (unreadable image) versus verification failures.
+    /// Input errors (unreadable image) versus verification failures. Every variant is named, so
+    /// a new one must be classified here.
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            VerifyError::Image(NameError::Io { .. }) | VerifyError::Io { .. }
-        )
+        match self {
+            VerifyError::Image(NameError::Io { .. }) | VerifyError::Io { .. } => true,
+            VerifyError::Image(NameError::Archive { .. } | NameError::BadManifest { .. })
+            | VerifyError::NoSignature { .. }
+            | VerifyError::Store(_)
+            | VerifyError::Refused { .. } => false,
+        }
     }
 }
 
@@ -73,13 +77,10 @@ pub fn run(
             aci: aci.to_owned(),
             refusal,
         })?;
-    let scope = match verified.scope {
-        Scope::Root => "all images (root)".to_owned(),
-        Scope::Prefix(p) => format!("prefix {p}"),
-    };
     Ok(format!(
-        "{}: image {name} verified: signed by {}, trusted for {scope}\n",
+        "{}: image {name} verified: signed by {}, trusted for {}\n",
         aci.display(),
-        verified.signer
+        verified.signer,
+        verified.scope
     ))
 }

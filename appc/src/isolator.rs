@@ -89,7 +89,6 @@ pub const DEFAULT_CAPABILITIES: &[&str] = &[
 
 /// Isolator names of the spec.
 pub mod names {
-    #![allow(missing_docs)]
     pub const CPU: &str = "resource/cpu";
     pub const MEMORY: &str = "resource/memory";
     pub const BLOCK_BANDWIDTH: &str = "resource/block-bandwidth";
@@ -137,11 +136,8 @@ pub struct SeccompSet {
 /// An SELinux context; user, role and type contain no `:`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelinuxContext {
-    #[allow(missing_docs)]
     pub user: String,
-    #[allow(missing_docs)]
     pub role: String,
-    #[allow(missing_docs)]
     pub r#type: String,
     /// The MLS level (may contain `:`).
     pub level: String,

@@ -317,6 +317,15 @@ pub static NODES: &[NodeDef] = &[
         read: Read::Image(read_entry),
     },
     NodeDef {
+        name: "empty",
+        context: Context::Image,
+        shape: shape(1, Some(1), Props::Only(ATTRIBUTES), false),
+        repeat: Repeat::Many,
+        usage: "empty \"/etc/machine-id\" mode=0o444",
+        doc: "an empty file (a file programs expect to exist, such as `/etc/machine-id`)",
+        read: Read::Image(read_empty),
+    },
+    NodeDef {
         name: "user",
         context: Context::Image,
         shape: shape(
@@ -614,6 +623,24 @@ fn entry(w: &mut Walker, def: &NodeDef, node: &KdlNode) -> Option<Entry> {
         attributes,
         span: node.span(),
     })
+}
+
+fn read_empty(w: &mut Walker, _: &NodeDef, node: &KdlNode, scope: &mut ImageScope) {
+    let Some(path) = w.arg_string(node, 0, "the file path") else {
+        return;
+    };
+    let attributes = w.attributes(node);
+    let Some(path) = w.image_path(path, false) else {
+        return;
+    };
+    // An empty text: the plan writes it as a file of no bytes (0o644 unless `mode` says).
+    let content = Spanned::new(String::new(), node.span());
+    scope.image.entries.push(Entry {
+        kind: EntryKind::Text { content },
+        path,
+        attributes,
+        span: node.span(),
+    });
 }
 
 fn read_user(w: &mut Walker, def: &NodeDef, node: &KdlNode, scope: &mut ImageScope) {
@@ -990,6 +1017,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn empty_declares_a_file_of_no_bytes_and_takes_one_path() {
+        let parse = |text: &str| {
+            super::super::parse_str(
+                text,
+                std::path::Path::new("t.kdl"),
+                std::path::Path::new("/"),
+            )
+        };
+        let recipe = parse("image \"a\" {\n    empty \"/etc/machine-id\" mode=0o444\n}\n").unwrap();
+        let entry = &recipe.image.entries[0];
+        assert_eq!(entry.path.value, "/etc/machine-id");
+        assert_eq!(entry.attributes.mode, Some(0o444));
+        assert!(matches!(&entry.kind, EntryKind::Text { content } if content.value.is_empty()));
+        let errs = parse("image \"a\" {\n    empty \"/a\" \"/b\"\n}\n").unwrap_err();
+        assert!(
+            errs.errors()[0]
+                .message()
+                .contains("`empty` takes at most 1 argument")
+        );
     }
 
     #[test]

@@ -2,12 +2,11 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// `acbuild trace ARGS...`, whatever its outcome.
+/// `acbuild trace ARGS...` in the tests' clean environment, whatever its outcome.
 pub fn acbuild(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acbuild"))
-        .arg("trace")
+    crate::acbuild_cmd::acbuild(["trace"])
         .args(args)
         .output()
         .unwrap()

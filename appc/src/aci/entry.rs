@@ -66,6 +66,37 @@ impl RootfsPath {
     }
 }
 
+// Ordering and equality are the inner string's, so maps keyed by `RootfsPath` can be queried by
+// `&str`.
+impl std::borrow::Borrow<str> for RootfsPath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The parent directories a `/`-separated path (relative, or absolute with a leading `/`)
+/// implies, nearest first, checked against what is declared: `declared(parent)` is `None` for an
+/// undeclared path, `Some(true)` for a declared directory, `Some(false)` for anything else.
+/// Returns the undeclared parents, which the caller creates as directories, or the first
+/// declared parent that is not a directory. The writer and acbuild's plan both complete their
+/// trees by this one rule, so an archive never lacks a parent.
+pub fn implied_parents(
+    path: &str,
+    declared: impl Fn(&str) -> Option<bool>,
+) -> Result<Vec<&str>, &str> {
+    let mut missing = Vec::new();
+    let mut parent = path;
+    while let Some(cut) = parent.rfind('/').filter(|&c| c > 0) {
+        parent = &path[..cut];
+        match declared(parent) {
+            None => missing.push(parent),
+            Some(true) => {}
+            Some(false) => return Err(parent),
+        }
+    }
+    Ok(missing)
+}
+
 impl fmt::Display for RootfsPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -118,6 +149,20 @@ mod tests {
     #[test]
     fn cleans_repeated_slashes_and_dots() {
         assert_eq!(RootfsPath::new("a//b/./c/").unwrap().as_str(), "a/b/c");
+    }
+
+    #[test]
+    fn implied_parents_are_the_undeclared_ancestors_and_stop_at_a_non_directory() {
+        let declared = |p: &str| match p {
+            "/a" | "a" => Some(true),
+            "/f" => Some(false),
+            _ => None,
+        };
+        assert_eq!(implied_parents("a/b/c", declared), Ok(vec!["a/b"]));
+        assert_eq!(implied_parents("/a/b/c", declared), Ok(vec!["/a/b"]));
+        assert_eq!(implied_parents("/x/y", declared), Ok(vec!["/x"]));
+        assert_eq!(implied_parents("top", declared), Ok(vec![]));
+        assert_eq!(implied_parents("/f/g/h", declared), Err("/f"));
     }
 
     #[test]

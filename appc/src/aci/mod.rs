@@ -14,6 +14,6 @@ pub mod tar_stream;
 pub mod write;
 
 pub use compression::{Compression, compress, decoder};
-pub use entry::{Entry, EntryKind, FileSource, RootfsPath, RootfsPathError};
+pub use entry::{Entry, EntryKind, FileSource, RootfsPath, RootfsPathError, implied_parents};
 pub use read::{AciInfo, EntryInfo, EntryType, LayoutError, ReadError, ReadOptions, ReadSummary};
 pub use write::{Builder, WriteError, WriteOptions, WriteSummary};

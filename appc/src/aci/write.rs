@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::aci::compression::{Compression, Encoder};
-use crate::aci::entry::{Entry, EntryKind, FileSource, RootfsPath};
+use crate::aci::entry::{Entry, EntryKind, FileSource, RootfsPath, implied_parents};
 use crate::atomic_file::AtomicFile;
 use crate::image_id::{Hashing, ImageId};
 
@@ -194,31 +194,29 @@ impl Builder {
     fn add_missing_parents(&mut self) -> Result<(), WriteError> {
         let mut missing = Vec::new();
         for entry in self.entries.values() {
-            let mut parent = entry.path.parent();
-            while let Some(p) = parent {
-                match self.entries.get(&p) {
-                    Some(e) if e.kind == EntryKind::Dir => break,
-                    Some(_) => {
-                        return Err(WriteError::ParentNotDir {
-                            path: entry.path.clone(),
-                            parent: p,
-                        });
-                    }
-                    None => {
-                        parent = p.parent();
-                        missing.push(p);
-                    }
+            let declared = |p: &str| self.entries.get(p).map(|e| e.kind == EntryKind::Dir);
+            match implied_parents(entry.path.as_str(), declared) {
+                Ok(parents) => missing.extend(parents.into_iter().map(str::to_owned)),
+                Err(parent) => {
+                    let parent = self.entries.get(parent).map_or(&entry.path, |e| &e.path);
+                    return Err(WriteError::ParentNotDir {
+                        path: entry.path.clone(),
+                        parent: parent.clone(),
+                    });
                 }
             }
         }
         for path in missing {
-            self.entries.entry(path.clone()).or_insert(Entry {
-                path,
-                kind: EntryKind::Dir,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-            });
+            // Each came from a valid path, so each is a valid path.
+            if let Ok(path) = RootfsPath::new(&path) {
+                self.entries.entry(path.clone()).or_insert(Entry {
+                    path,
+                    kind: EntryKind::Dir,
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                });
+            }
         }
         Ok(())
     }

@@ -10,9 +10,7 @@ use serde_json::Value;
 /// One annotation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Annotation {
-    #[allow(missing_docs)]
     pub name: AcIdentifier,
-    #[allow(missing_docs)]
     pub value: String,
 }
 

@@ -21,29 +21,23 @@ pub struct App {
     /// argv; empty means "not given". `exec[0]` must be an absolute path.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exec: Vec<String>,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub event_handlers: Vec<EventHandler>,
     /// User name, numeric uid, or an absolute path whose owner is the user (non-empty).
     pub user: String,
     /// Group name, numeric gid, or an absolute path whose group is used (non-empty).
     pub group: String,
-    #[allow(missing_docs)]
     #[serde(rename = "supplementaryGIDs", skip_serializing_if = "Vec::is_empty")]
     pub supplementary_gids: Vec<u32>,
     /// Absolute, without `..`; `None` means `/`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub working_directory: Option<String>,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub environment: Vec<EnvVar>,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mount_points: Vec<MountPoint>,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<Port>,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub isolators: Vec<Isolator>,
     /// Inert metadata for the user; must not change how the app runs.
@@ -82,7 +76,6 @@ impl Serialize for Event {
 /// A command run at an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventHandler {
-    #[allow(missing_docs)]
     pub name: Event,
     /// argv, non-empty, `exec[0]` absolute.
     pub exec: Vec<String>,
@@ -91,7 +84,6 @@ pub struct EventHandler {
 /// One environment variable; name matches `^[A-Za-z_][A-Za-z_0-9.-]*$`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EnvVar {
-    #[allow(missing_docs)]
     pub name: String,
     /// Used verbatim (no substitution).
     pub value: String,
@@ -101,11 +93,9 @@ pub struct EnvVar {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MountPoint {
-    #[allow(missing_docs)]
     pub name: AcName,
     /// Absolute, without `..`.
     pub path: String,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
 }
@@ -114,11 +104,9 @@ pub struct MountPoint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Port {
-    #[allow(missing_docs)]
     pub name: AcName,
     /// Usually `tcp` or `udp`; non-empty.
     pub protocol: String,
-    #[allow(missing_docs)]
     pub port: u16,
     /// At least 1.
     pub count: u16,

@@ -17,15 +17,12 @@ use serde_json::Value;
 /// An image manifest (`acKind: ImageManifest`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageManifest {
-    #[allow(missing_docs)]
     pub ac_version: AcVersion,
     /// The image name, e.g. `example.com/reduce-worker`.
     pub name: AcIdentifier,
-    #[allow(missing_docs)]
     pub labels: Labels,
     /// How to run the image; `None` for dependency-only images.
     pub app: Option<App>,
-    #[allow(missing_docs)]
     pub annotations: Annotations,
     /// Images to render beneath this one.
     pub dependencies: Vec<Dependency>,
@@ -37,12 +34,10 @@ pub struct ImageManifest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Dependency {
-    #[allow(missing_docs)]
     pub image_name: AcIdentifier,
     /// When set, the fetched image must hash to it.
     #[serde(rename = "imageID", skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageId>,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Labels::is_empty")]
     pub labels: Labels,
     /// Expected size in bytes, to bound downloads.

@@ -25,9 +25,7 @@ use serde_json::Value;
 /// What a JSON document claims to be, from its `acKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    #[allow(missing_docs)]
     ImageManifest,
-    #[allow(missing_docs)]
     PodManifest,
 }
 

@@ -27,7 +27,6 @@ use std::net::IpAddr;
 /// A pod manifest (`acKind: PodManifest`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodManifest {
-    #[allow(missing_docs)]
     pub ac_version: AcVersion,
     /// The apps, with unique names.
     pub apps: Vec<RuntimeApp>,
@@ -35,7 +34,6 @@ pub struct PodManifest {
     pub volumes: Vec<Volume>,
     /// Pod-level isolators (they bound the apps' ones).
     pub isolators: Vec<Isolator>,
-    #[allow(missing_docs)]
     pub annotations: Annotations,
     /// Ports exposed on the host.
     pub ports: Vec<ExposedPort>,
@@ -51,18 +49,14 @@ pub struct PodManifest {
 pub struct RuntimeApp {
     /// Unique in the pod; also the `AC_APP_NAME`.
     pub name: AcName,
-    #[allow(missing_docs)]
     pub image: RuntimeImage,
     /// Replaces the image's `app` entirely when present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<App>,
-    #[allow(missing_docs)]
     #[serde(rename = "readOnlyRootFS", skip_serializing_if = "std::ops::Not::not")]
     pub read_only_root_fs: bool,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<Mount>,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Annotations::is_empty")]
     pub annotations: Annotations,
 }
@@ -70,13 +64,11 @@ pub struct RuntimeApp {
 /// The image of a pod app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuntimeImage {
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<AcIdentifier>,
     /// Required once the pod is reified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<ImageId>,
-    #[allow(missing_docs)]
     #[serde(skip_serializing_if = "Labels::is_empty")]
     pub labels: Labels,
 }
@@ -97,11 +89,8 @@ pub struct Mount {
 /// A pod volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Volume {
-    #[allow(missing_docs)]
     pub name: AcName,
-    #[allow(missing_docs)]
     pub read_only: bool,
-    #[allow(missing_docs)]
     pub kind: VolumeKind,
 }
 
@@ -134,7 +123,6 @@ pub struct ExposedPort {
     pub name: AcName,
     /// 1..=65535.
     pub host_port: u16,
-    #[allow(missing_docs)]
     #[serde(rename = "hostIP", skip_serializing_if = "Option::is_none")]
     pub host_ip: Option<IpAddr>,
     /// Overrides the app's port definition.
