@@ -176,7 +176,9 @@ fn other_reader(tar: &[u8]) -> Vec<(String, u8, u64, String)> {
         }
         let name = clean(std::str::from_utf8(&e.path_bytes()).unwrap()).unwrap();
         let link = match t {
-            b'1' | b'2' => String::from_utf8(e.link_name_bytes().unwrap().into_owned()).unwrap(),
+            b'1' | b'2' => {
+                String::from_utf8(e.link_name_bytes().unwrap_or_default().into_owned()).unwrap()
+            }
             _ => String::new(),
         };
         out.push((name, t, e.size(), link));
