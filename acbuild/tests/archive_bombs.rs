@@ -137,9 +137,9 @@ fn a_huge_pax_record_is_refused_in_bounded_memory() {
 }
 
 #[test]
-fn millions_of_copies_of_one_entry_stop_at_the_entry_limit_with_capped_errors() {
+fn millions_of_copies_of_one_entry_stop_after_ten_thousand_errors() {
     let d = dir();
-    let copies = size(1_050_000, 4_000_000);
+    let copies = size(50_000, 4_000_000);
     let f = bomb(&d, "copies.aci", "gzip", |t| {
         t.base().file("rootfs/x", b"");
         let block = Head::new(b"rootfs/x", b'0', 0).block();
@@ -149,7 +149,7 @@ fn millions_of_copies_of_one_entry_stop_at_the_entry_limit_with_capped_errors() 
         }
         t.end();
     });
-    assert_refused(&f, "more than 1000000 entries");
+    assert_refused(&f, "(reading stopped after 10000 errors)");
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //! [`compression::Decoder`](crate::aci::compression), which refuses data after its end. Memory
 //! is bounded: at most [`ENTRIES_MAX`](crate::aci::tar_stream::ENTRIES_MAX) entries whose
 //! cleaned names total at most [`NAMES_MAX`] bytes are remembered (for the duplicate, hard link
-//! and symlink rules), at most [`ERRORS_MAX`] errors are kept (the rest are counted).
+//! and symlink rules), at most [`ERRORS_MAX`] errors are kept (the rest are counted), and reading
+//! stops after [`ERRORS_STOP`] errors (a million copies of one entry are not all read).
 //!
 //! Stricter than the Go reference: any `..` component is rejected (even one that cleans back into
 //! `rootfs`), top-level names are compared by path component (`rootfs2/x` is outside `rootfs`),
@@ -37,6 +38,8 @@ pub const MANIFEST_MAX: u64 = 1024 * 1024;
 pub const NAMES_MAX: u64 = 64 * 1024 * 1024;
 /// The most layout errors reported one by one; the rest are counted.
 pub const ERRORS_MAX: usize = 100;
+/// After this many layout errors the reader stops reading: the verdict cannot change.
+pub const ERRORS_STOP: u64 = 10_000;
 
 /// What to accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -161,6 +164,8 @@ pub enum LayoutError {
     NotUtf8(String),
     #[error("entry {0:?}: link target is not UTF-8")]
     LinkNotUtf8(String),
+    #[error("entry {0:?}: empty link target")]
+    EmptyLink(String),
     #[error("no manifest entry")]
     NoManifest,
     #[error("no rootfs directory entry")]
@@ -194,11 +199,13 @@ pub enum ReadError {
     TrailingCompressed(Compression),
     #[error("entry names total more than {NAMES_MAX} bytes")]
     NamesTooLarge,
-    #[error("invalid image layout:{}{}", errors.iter().map(|e| format!("\n  {e}")).collect::<String>(), more(*omitted))]
+    #[error("invalid image layout:{}{}", errors.iter().map(|e| format!("\n  {e}")).collect::<String>(), more(*omitted, *stopped))]
     Layout {
         errors: Vec<LayoutError>,
         /// Errors found beyond the first [`ERRORS_MAX`], counted only.
         omitted: u64,
+        /// Whether reading stopped at [`ERRORS_STOP`] errors (there may be more).
+        stopped: bool,
     },
 }
 
@@ -209,11 +216,11 @@ fn after_entry(after: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-fn more(omitted: u64) -> String {
-    if omitted == 0 {
-        String::new()
-    } else {
-        format!("\n  and {omitted} more")
+fn more(omitted: u64, stopped: bool) -> String {
+    match (omitted, stopped) {
+        (0, _) => String::new(),
+        (n, false) => format!("\n  and {n} more"),
+        (n, true) => format!("\n  and {n} more (reading stopped after {ERRORS_STOP} errors)"),
     }
 }
 
@@ -270,7 +277,11 @@ where
             Ok(None) => break,
             Err(e) => return Err(tar_error(e, layout.last.take()).into()),
         };
-        let Some((info, manifest)) = layout.check(header, &mut tar.content())? else {
+        let checked = layout.check(header, &mut tar.content())?;
+        if layout.errors.len() as u64 + layout.omitted >= ERRORS_STOP {
+            return Err(layout.into_error(true).into());
+        }
+        let Some((info, manifest)) = checked else {
             continue;
         };
         if !layout.errors.is_empty() {
@@ -502,6 +513,10 @@ impl Layout {
             self.error(LayoutError::LinkNotUtf8(raw.to_owned()));
             return None;
         };
+        if target.is_empty() {
+            self.error(LayoutError::EmptyLink(raw.to_owned()));
+            return None;
+        }
         if kind == EntryType::Symlink {
             return Some((Some(target.to_owned()), kind));
         }
@@ -618,12 +633,17 @@ impl Layout {
         if !self.rootfs {
             self.error(LayoutError::NoRootfs);
         }
-        match self.manifest {
+        match self.manifest.take() {
             Some(m) if self.errors.is_empty() => Ok(m),
-            _ => Err(ReadError::Layout {
-                errors: self.errors,
-                omitted: self.omitted,
-            }),
+            _ => Err(self.into_error(false)),
+        }
+    }
+
+    fn into_error(self, stopped: bool) -> ReadError {
+        ReadError::Layout {
+            errors: self.errors,
+            omitted: self.omitted,
+            stopped,
         }
     }
 }
