@@ -6,6 +6,7 @@
 
 pub mod aci;
 pub mod atomic_file;
+pub mod detached_signature;
 pub mod image_id;
 pub mod isolator;
 pub mod labels;
@@ -14,6 +15,8 @@ pub mod name;
 pub mod quantity;
 pub mod sign;
 pub mod trust;
+mod trusted_path;
+pub mod untrusted_text;
 pub mod uuid;
 pub mod validation;
 pub mod version;
