@@ -100,16 +100,20 @@ pub struct Generated {
     pub public: PathBuf,
     /// The key's fingerprint.
     pub fingerprint: String,
+    /// The user ID it was made for.
+    pub user_id: String,
 }
 
 impl Generated {
     /// What to tell the user about a new key: where it is, its fingerprint, how to trust it.
+    /// The user ID is shown escaped (control characters visible), as acrun shows it.
     pub fn notice(&self) -> String {
         format!(
-            "created signing key {fp}\n  secret key: {secret}\n  public key: {public}\n  \
+            "created signing key {fp} {uid}\n  secret key: {secret}\n  public key: {public}\n  \
              trust it with: acrun trust --root {public}\n  \
              (or limit it to your images: acrun trust --prefix YOUR.DOMAIN/NAME {public})",
             fp = self.fingerprint,
+            uid = appc::untrusted_text::Escaped(&self.user_id),
             secret = self.secret.display(),
             public = self.public.display(),
         )
@@ -219,6 +223,7 @@ pub fn generate(uid: &str, dir: &Path) -> Result<Generated, KeyError> {
         secret,
         public,
         fingerprint: key.fingerprint(),
+        user_id: uid.to_owned(),
     })
 }
 

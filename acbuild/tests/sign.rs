@@ -149,6 +149,39 @@ fn keygen_writes_secret_and_public_key_and_says_how_to_trust_it() {
 }
 
 #[test]
+fn keygen_shows_the_user_id_with_control_characters_escaped() {
+    let w = World::new();
+    let forged = "Mallory\nremoved key 0000 (all images)\x1b[2K";
+    let out = w.acbuild_ok(
+        &[&"keygen", &"--uid", &forged, &"--out", &w.path("evil")],
+        &[],
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains(r"Mallory\nremoved key 0000 (all images)\x1b[2K"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\x1b'), "{stdout:?}");
+    assert!(
+        !stdout.lines().any(|l| l.starts_with("removed key")),
+        "{stdout}"
+    );
+    // Control: an ordinary user ID is shown as it is.
+    let out = w.acbuild_ok(
+        &[
+            &"keygen",
+            &"--uid",
+            &"Zoë <zoe@example.com>",
+            &"--out",
+            &w.path("ok"),
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("Zoë <zoe@example.com>"), "{stdout}");
+}
+
+#[test]
 fn keygen_refuses_to_overwrite_a_key() {
     let w = World::new();
     w.acbuild_ok(&[&"keygen", &"--out", &w.path("keys")], &[]);

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use appc::untrusted_text::escape_keeping_layout;
 use clap::{Args, Parser, Subcommand};
 
 use crate::trust_cmd::{self, TrustAction};
@@ -95,12 +96,14 @@ pub fn main() -> ExitCode {
         }
     };
     match outcome {
+        // Untrusted parts (user IDs, store file names, revocation reasons) are escaped where
+        // they are formatted; escaping the whole text again is the second line of defence.
         Ok(report) => {
-            print!("{report}");
+            print!("{}", escape_keeping_layout(&report));
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            eprintln!("acrun: {}", failure.message);
+            eprintln!("acrun: {}", escape_keeping_layout(&failure.message));
             ExitCode::from(if failure.usage { 2 } else { 1 })
         }
     }

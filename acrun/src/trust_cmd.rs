@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use appc::trust::{Prefix, Scope, TrustError, TrustStore, TrustedKey};
+use appc::untrusted_text::Escaped;
 
 /// One trust operation.
 #[derive(Debug)]
@@ -45,19 +46,21 @@ impl TrustCmdError {
                 TrustError::InvalidPrefix { .. }
                 | TrustError::InvalidFingerprint(_)
                 | TrustError::NotTrusted { .. } => true,
-                TrustError::NotAKey { .. } | TrustError::Io { .. } => false,
+                TrustError::NotAKey { .. } | TrustError::Io { .. } | TrustError::Unsafe { .. } => {
+                    false
+                }
             },
         }
     }
 }
 
+/// The fingerprint and first user ID of a key. The user ID is the key owner's text, so it is
+/// escaped: a newline or terminal escape in it cannot forge or erase a line of our output.
 fn describe(key: &TrustedKey) -> String {
-    let uid = key
-        .user_ids
-        .first()
-        .map(String::as_str)
-        .unwrap_or("(no user ID)");
-    format!("{} {uid}", key.fingerprint)
+    match key.user_ids.first() {
+        Some(uid) => format!("{} {}", key.fingerprint, Escaped(uid)),
+        None => format!("{} (no user ID)", key.fingerprint),
+    }
 }
 
 /// Run one action; returns what to print on success.

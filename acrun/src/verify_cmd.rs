@@ -1,12 +1,18 @@
 //! `acrun verify`: run the signature policy on one image without storing or running it.
+//!
+//! The image is opened once and read once: every byte goes both into the signatures' digests
+//! and into the archive reader that finds the manifest and the name (a tee), and the rest of the
+//! file after the archive is hashed too. The name the policy matches and the bytes the signature
+//! covers are therefore the same bytes, even for a FIFO or a file replaced while we read it.
 
-use std::fs::File;
-use std::io::BufReader;
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
+use appc::detached_signature::{DetachedSignatures, MAX_SIGNATURE_FILE};
 use appc::trust::{Refusal, TrustError, TrustStore};
 
-use crate::image_name::{NameError, read_image_name};
+use crate::image_name::{NameError, open_image, read_image_name_from};
 
 /// Failures of `acrun verify`.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +26,7 @@ pub enum VerifyError {
         name: String,
         aci: PathBuf,
         sig: PathBuf,
-        source: std::io::Error,
+        source: io::Error,
     },
     /// The trust store could not be loaded.
     #[error(transparent)]
@@ -28,12 +34,9 @@ pub enum VerifyError {
     /// The policy refused the image.
     #[error("{aci}: {refusal}")]
     Refused { aci: PathBuf, refusal: Refusal },
-    /// The image file could not be opened.
+    /// The image could not be read to its end.
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: io::Error },
 }
 
 impl VerifyError {
@@ -41,7 +44,8 @@ impl VerifyError {
     /// a new one must be classified here.
     pub fn is_usage(&self) -> bool {
         match self {
-            VerifyError::Image(NameError::Io { .. }) | VerifyError::Io { .. } => true,
+            VerifyError::Image(NameError::Io { .. } | NameError::NotAFile { .. })
+            | VerifyError::Io { .. } => true,
             VerifyError::Image(NameError::Archive { .. } | NameError::BadManifest { .. })
             | VerifyError::NoSignature { .. }
             | VerifyError::Store(_)
@@ -56,31 +60,79 @@ pub fn run(
     aci: &Path,
     signature: Option<&Path>,
 ) -> Result<String, VerifyError> {
-    let name = read_image_name(aci)?;
+    let now = SystemTime::now();
     let sig_path = signature
         .map(Path::to_owned)
         .unwrap_or_else(|| appc::sign::signature_path(aci));
-    let sig = std::fs::read(&sig_path).map_err(|source| VerifyError::NoSignature {
-        name: name.clone(),
-        aci: aci.to_owned(),
-        sig: sig_path.clone(),
-        source,
-    })?;
     let policy = store.policy()?;
-    let file = File::open(aci).map_err(|source| VerifyError::Io {
-        path: aci.to_owned(),
-        source,
-    })?;
+    let mut parsed = read_signature(&sig_path).map(|bytes| DetachedSignatures::parse(&bytes, now));
+    let sigs_to_feed = parsed.as_mut().ok().and_then(|p| p.as_mut().ok());
+    let name = read_once(aci, sigs_to_feed)?;
+    let sigs = match parsed {
+        Err(source) => {
+            return Err(VerifyError::NoSignature {
+                name,
+                aci: aci.to_owned(),
+                sig: sig_path,
+                source,
+            });
+        }
+        Ok(Err(reason)) => {
+            return Err(VerifyError::Refused {
+                aci: aci.to_owned(),
+                refusal: Refusal::Signature {
+                    image: name,
+                    reason,
+                },
+            });
+        }
+        Ok(Ok(sigs)) => sigs,
+    };
     let verified = policy
-        .verify(&name, BufReader::with_capacity(1 << 16, file), &sig)
+        .judge(&name, &sigs, now)
         .map_err(|refusal| VerifyError::Refused {
             aci: aci.to_owned(),
             refusal,
         })?;
-    Ok(format!(
+    let mut out = format!(
         "{}: image {name} verified: signed by {}, trusted for {}\n",
         aci.display(),
         verified.signer,
         verified.scope
-    ))
+    );
+    for note in &verified.others {
+        out.push_str(&format!("  {note}\n"));
+    }
+    Ok(out)
+}
+
+/// A signature file read whole, at most [`MAX_SIGNATURE_FILE`] bytes.
+fn read_signature(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SIGNATURE_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SIGNATURE_FILE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {MAX_SIGNATURE_FILE} bytes; not a detached signature"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Open `aci` once, read its name, and feed every byte of the file (the archive and whatever
+/// follows it) into `sigs` when given.
+fn read_once(aci: &Path, sigs: Option<&mut DetachedSignatures>) -> Result<String, VerifyError> {
+    let input = BufReader::with_capacity(1 << 16, open_image(aci)?);
+    let Some(sigs) = sigs else {
+        return Ok(read_image_name_from(input, aci)?);
+    };
+    let mut tee = sigs.reader(input);
+    let name = read_image_name_from(&mut tee, aci)?;
+    io::copy(&mut tee, &mut io::sink()).map_err(|source| VerifyError::Io {
+        path: aci.to_owned(),
+        source,
+    })?;
+    Ok(name)
 }

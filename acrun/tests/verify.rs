@@ -187,3 +187,196 @@ fn accepts_signature_made_by_appc_sign() {
     let out = w.acrun_ok(&[&"verify", &aci]);
     assert!(out.contains(&key.fingerprint()), "{out}");
 }
+
+/// The tar bytes with `\r` inserted before the `\n` ending rootfs/hello's content and one
+/// trailing zero dropped: the same text-mode (canonical line ending) hash, different content.
+fn crlf_tampered(plain: &[u8]) -> Vec<u8> {
+    let at = plain
+        .windows(6)
+        .position(|w| w == b"hello\n")
+        .expect("rootfs/hello content")
+        + 5;
+    let mut out = plain[..at].to_vec();
+    out.push(b'\r');
+    out.extend_from_slice(&plain[at..plain.len() - 1]);
+    out
+}
+
+#[test]
+fn text_mode_signature_is_refused_though_gpg_accepts_changed_bytes() {
+    let w = World::new();
+    let fpr = w.gpg_key(UID, &[], "never");
+    let key = w.export(UID, "k.asc");
+    w.acrun_ok(&[&"trust", &"--prefix", &"example.com/app", &key]);
+    let aci = w.aci_plain("app.aci", "example.com/app");
+    let sig = w.gpg_sign(UID, &aci, &["--textmode"]);
+    // The attack is real: gpg accepts the text signature for different bytes.
+    let tampered = w.path("tampered.aci");
+    std::fs::write(&tampered, crlf_tampered(&std::fs::read(&aci).unwrap())).unwrap();
+    w.gpg(&[
+        "--verify",
+        sig.to_str().unwrap(),
+        tampered.to_str().unwrap(),
+    ]);
+    for image in [&aci, &tampered] {
+        let err = w.acrun_fails(1, &[&"verify", image, &"--signature", &sig]);
+        assert!(err.contains(&fpr), "{err}");
+        assert!(
+            err.contains("text-mode document signature (type 0x01)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("only binary-document signatures (type 0x00)"),
+            "{err}"
+        );
+    }
+    // Control: a binary signature of the same image verifies, and not the tampered bytes.
+    let sig = w.gpg_sign(UID, &aci, &[]);
+    w.acrun_ok(&[&"verify", &aci]);
+    let err = w.acrun_fails(1, &[&"verify", &tampered, &"--signature", &sig]);
+    assert!(err.contains("does not match the image"), "{err}");
+}
+
+#[test]
+fn sha1_signature_is_refused_naming_the_hash() {
+    let (w, aci, fpr) = signed_image("example.com/app", "example.com/app");
+    w.acrun_ok(&[&"verify", &aci]);
+    w.gpg_sign(UID, &aci, &["--digest-algo", "SHA1"]);
+    let err = w.acrun_fails(1, &[&"verify", &aci]);
+    assert!(err.contains(&fpr), "{err}");
+    assert!(
+        err.contains("uses the SHA1 hash, which is not accepted"),
+        "{err}"
+    );
+    assert!(!err.contains("does not match"), "{err}");
+}
+
+#[test]
+fn future_dated_signature_is_refused_as_such() {
+    let (w, aci, fpr) = signed_image("example.com/app", "example.com/app");
+    w.acrun_ok(&[&"verify", &aci]);
+    w.gpg_sign(UID, &aci, &["--faked-system-time", "20991231T000000"]);
+    let err = w.acrun_fails(1, &[&"verify", &aci]);
+    assert!(err.contains(&fpr), "{err}");
+    assert!(
+        err.contains("dated 2099-12-31 00:00:00 UTC, in the future"),
+        "{err}"
+    );
+}
+
+#[test]
+fn expired_signature_is_refused_as_such() {
+    let w = World::new();
+    let fpr = w.gpg_key(UID, &["--faked-system-time", "20240101T000000"], "never");
+    let key = w.export(UID, "k.asc");
+    w.acrun_ok(&[&"trust", &"--prefix", &"example.com", &key]);
+    let aci = w.aci("app.aci", "example.com/app");
+    let at = ["--faked-system-time", "20240102T000000"];
+    // Control: signed then, without an expiry, by a key that never expires.
+    w.gpg_sign(UID, &aci, &at);
+    w.acrun_ok(&[&"verify", &aci]);
+    w.gpg_sign(
+        UID,
+        &aci,
+        &[&at[..], &["--default-sig-expire", "1d"]].concat(),
+    );
+    let err = w.acrun_fails(1, &[&"verify", &aci]);
+    assert!(err.contains(&fpr), "{err}");
+    assert!(err.contains("expired at 2024-01-03 00:00:00 UTC"), "{err}");
+    assert!(!err.contains("does not match"), "{err}");
+}
+
+#[test]
+fn any_good_trusted_signature_among_several_suffices_in_either_order() {
+    const OTHER: &str = "Other <other@example.org>";
+    let (w, aci, fpr) = signed_image("example.com/app", "example.com/app");
+    let other = w.gpg_key(OTHER, &[], "never");
+    let key = w.export(OTHER, "other.asc");
+    w.acrun_ok(&[&"trust", &"--prefix", &"example.org", &key]);
+    let good = std::fs::read(format!("{}.asc", aci.display())).unwrap();
+    let other_sig = std::fs::read(w.gpg_sign(OTHER, &aci, &[])).unwrap();
+    // Control: the other-prefix signature alone is refused.
+    let err = w.acrun_fails(1, &[&"verify", &aci]);
+    assert!(err.contains("trusted only for prefix example.org"), "{err}");
+    let both = w.path("both.asc");
+    for (order, sig) in [
+        ("other first", [other_sig.clone(), good.clone()].concat()),
+        ("good first", [good.clone(), other_sig.clone()].concat()),
+    ] {
+        std::fs::write(&both, sig).unwrap();
+        let out = w.acrun_ok(&[&"verify", &aci, &"--signature", &both]);
+        assert!(out.contains(&format!("signed by {fpr}")), "{order}: {out}");
+        assert!(out.contains(&other), "{order}: {out}");
+        assert!(
+            out.contains("trusted only for prefix example.org"),
+            "{order}: {out}"
+        );
+    }
+    // One armour block holding both signatures, as `gpg -u A -u B` makes it.
+    let joint = w.path("joint.asc");
+    w.gpg(&[
+        "--local-user",
+        OTHER,
+        "--local-user",
+        UID,
+        "--armor",
+        "--output",
+        joint.to_str().unwrap(),
+        "--detach-sign",
+        aci.to_str().unwrap(),
+    ]);
+    let out = w.acrun_ok(&[&"verify", &aci, &"--signature", &joint]);
+    assert!(out.contains(&format!("signed by {fpr}")), "{out}");
+}
+
+/// Serve `images` through the FIFO `path`, one per open for writing, on a thread.
+fn serve_fifo(path: &std::path::Path, images: Vec<Vec<u8>>) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo (coreutils) is required");
+    assert!(status.success());
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        for image in images {
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&path) {
+                let _ = std::io::Write::write_all(&mut f, &image);
+            }
+        }
+    });
+}
+
+#[test]
+fn a_fifo_is_read_once_so_it_cannot_show_two_images() {
+    let (w, aci, fpr) = signed_image("example.com/app", "example.com/app");
+    let admin = w.aci("admin.aci", "example.com/app/admin");
+    let sig = format!("{}.asc", aci.display());
+    // The attack: the unsigned admin image on the first read, the signed image on the second.
+    let fifo = w.path("attack.aci");
+    serve_fifo(
+        &fifo,
+        vec![std::fs::read(&admin).unwrap(), std::fs::read(&aci).unwrap()],
+    );
+    let err = w.acrun_fails(1, &[&"verify", &fifo, &"--signature", &sig]);
+    assert!(err.contains("image example.com/app/admin"), "{err}");
+    assert!(err.contains(&fpr), "{err}");
+    assert!(err.contains("does not match the image"), "{err}");
+    // Control: a FIFO serving the signed image once verifies.
+    let fifo = w.path("good.aci");
+    serve_fifo(&fifo, vec![std::fs::read(&aci).unwrap()]);
+    let out = w.acrun_ok(&[&"verify", &fifo, &"--signature", &sig]);
+    assert!(out.contains("image example.com/app verified"), "{out}");
+}
+
+#[test]
+fn a_directory_or_device_is_not_an_image() {
+    let (w, aci, _) = signed_image("example.com/app", "example.com/app");
+    let sig = format!("{}.asc", aci.display());
+    let dir = w.path("dir.aci");
+    std::fs::create_dir(&dir).unwrap();
+    let err = w.acrun_fails(2, &[&"verify", &dir, &"--signature", &sig]);
+    assert!(err.contains("is a directory, not an image file"), "{err}");
+    let err = w.acrun_fails(2, &[&"verify", &"/dev/zero", &"--signature", &sig]);
+    assert!(err.contains("is a character device"), "{err}");
+    w.acrun_ok(&[&"verify", &aci]);
+}

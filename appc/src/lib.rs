@@ -54,6 +54,7 @@
 
 pub mod aci;
 pub mod atomic_file;
+pub mod detached_signature;
 pub mod discovery;
 pub mod image_id;
 pub mod isolator;
@@ -64,6 +65,8 @@ pub mod quantity;
 pub mod sign;
 pub mod source_date_epoch;
 pub mod trust;
+mod trusted_path;
+pub mod untrusted_text;
 pub mod uuid;
 pub mod validation;
 pub mod version;

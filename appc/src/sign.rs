@@ -1,8 +1,8 @@
-//! OpenPGP detached signatures of ACIs: keys, signing, and the cryptographic half of verification.
+//! OpenPGP detached signatures of ACIs: keys and signing.
 //!
 //! The spec's signature is an ASCII-armoured detached OpenPGP signature of the exact `.aci` bytes,
-//! stored beside the image as `IMAGE.aci.asc`. This module makes and checks such signatures with
-//! sequoia (no `gpg` subprocess). It knows nothing about *who* may sign *what*: that is
+//! stored beside the image as `IMAGE.aci.asc`. This module makes such signatures with sequoia (no
+//! `gpg` subprocess); checking them is [`crate::detached_signature`] (re-exported here). It knows nothing about *who* may sign *what*: that is
 //! [`crate::trust`]. It reads no environment: callers pass the creation time and the passphrase.
 //!
 //! Signatures are reproducible: a v4 binary signature over SHA-512 whose hashed area holds only
@@ -22,14 +22,12 @@ use openpgp::packet::Signature;
 use openpgp::packet::signature::Signature4;
 use openpgp::packet::signature::subpacket::{Subpacket, SubpacketArea, SubpacketValue};
 use openpgp::parse::Parse;
-use openpgp::parse::stream::{
-    DetachedVerifierBuilder, GoodChecksum, MessageLayer, MessageStructure, VerificationError,
-    VerificationHelper,
-};
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::{Serialize as _, SerializeInto as _};
 use openpgp::types::{HashAlgorithm, KeyFlags, RevocationStatus, SignatureType, Timestamp};
 use sequoia_openpgp as openpgp;
+
+pub use crate::detached_signature::{BadSignature, GoodSignature, verify_detached};
 
 /// The hash every signature made here uses.
 const HASH: HashAlgorithm = HashAlgorithm::SHA512;
@@ -386,7 +384,12 @@ impl PublicKey {
         self.cert.fingerprint().to_hex()
     }
 
-    /// The user IDs, as written in the certificate.
+    pub(crate) fn cert(&self) -> &Cert {
+        &self.cert
+    }
+
+    /// The user IDs, as written (untrusted text: escape before showing, see
+    /// [`crate::untrusted_text`]) in the certificate.
     pub fn user_ids(&self) -> Vec<String> {
         self.cert
             .userids()
@@ -407,265 +410,6 @@ impl PublicKey {
     /// The armoured certificate.
     pub fn armored(&self) -> Result<Vec<u8>, String> {
         self.cert.armored().to_vec().map_err(|e| format!("{e:#}"))
-    }
-}
-
-/// A signature that checked out: who made it and with which (sub)key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GoodSignature {
-    /// The signer certificate's primary fingerprint.
-    pub signer: String,
-    /// The fingerprint of the key that made the signature (the primary or a subkey).
-    pub signing_key: String,
-}
-
-/// Why a detached signature did not verify.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BadSignature {
-    /// The signature file is not an OpenPGP signature.
-    #[error("the signature is not a valid OpenPGP detached signature: {0}")]
-    Malformed(String),
-    /// No certificate given to the verifier made the signature.
-    #[error("signed by {issuer}, which is not a trusted key")]
-    UnknownSigner {
-        /// Issuer fingerprint (or key ID) named in the signature.
-        issuer: String,
-    },
-    /// The signature does not match the data (or is corrupt).
-    #[error(
-        "signature by {signer} does not match the image (tampered image or signature): {reason}"
-    )]
-    Mismatch {
-        /// Signer certificate fingerprint.
-        signer: String,
-        /// Detail from the cryptographic check.
-        reason: String,
-    },
-    /// The signer's key has expired.
-    #[error("signer {signer}'s key has expired: {reason}")]
-    Expired {
-        /// Signer certificate fingerprint.
-        signer: String,
-        /// Detail.
-        reason: String,
-    },
-    /// The signer's key has been revoked.
-    #[error("signer {signer}'s key is revoked: {reason}")]
-    Revoked {
-        /// Signer certificate fingerprint.
-        signer: String,
-        /// Detail.
-        reason: String,
-    },
-    /// The signer's key is not valid for signing for another reason (weak algorithm, unbound
-    /// subkey, not signing-capable).
-    #[error("signer {signer}'s key is not valid for signing: {reason}")]
-    InvalidKey {
-        /// Signer certificate fingerprint.
-        signer: String,
-        /// Detail.
-        reason: String,
-    },
-}
-
-impl BadSignature {
-    /// The fingerprint of the signer (or the issuer named in the signature), when known.
-    pub fn signer(&self) -> Option<&str> {
-        match self {
-            BadSignature::Malformed(_) => None,
-            BadSignature::UnknownSigner { issuer } => Some(issuer),
-            BadSignature::Mismatch { signer, .. }
-            | BadSignature::Expired { signer, .. }
-            | BadSignature::Revoked { signer, .. }
-            | BadSignature::InvalidKey { signer, .. } => Some(signer),
-        }
-    }
-}
-
-/// Check that `signature` (armoured or binary) is a good detached signature of `data` by one of
-/// `certs`, and that the signer's certificate and signing key are, at `now`, neither expired
-/// nor revoked. When several signatures are present the first good one wins; otherwise the
-/// first failure is reported.
-pub fn verify_detached(
-    certs: &[PublicKey],
-    data: impl Read + Send + Sync,
-    signature: &[u8],
-    now: SystemTime,
-) -> Result<GoodSignature, BadSignature> {
-    let policy = StandardPolicy::new();
-    let helper = Checker {
-        certs: certs.iter().map(|c| c.cert.clone()).collect(),
-        now,
-        outcome: None,
-    };
-    let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
-        .map_err(|e| BadSignature::Malformed(format!("{e:#}")))?
-        .with_policy(&policy, Some(now), helper)
-        .map_err(|e| BadSignature::Malformed(format!("{e:#}")))?;
-    let result = verifier.verify_reader(data);
-    let outcome = verifier.into_helper().outcome;
-    match (outcome, result) {
-        (Some(outcome), _) => outcome,
-        (None, Err(e)) => Err(BadSignature::Malformed(format!("{e:#}"))),
-        (None, Ok(())) => Err(BadSignature::Malformed("no signature found".into())),
-    }
-}
-
-struct Checker {
-    certs: Vec<Cert>,
-    now: SystemTime,
-    outcome: Option<Result<GoodSignature, BadSignature>>,
-}
-
-impl Checker {
-    fn judge(
-        &self,
-        results: Vec<Result<GoodChecksum<'_>, VerificationError<'_>>>,
-    ) -> Result<GoodSignature, BadSignature> {
-        let mut first_error = None;
-        for result in results {
-            let verdict = match result {
-                Ok(GoodChecksum { ka, .. }) => {
-                    let signer = ka.cert().fingerprint().to_hex();
-                    let key = ka.key().fingerprint();
-                    key_state_at(ka.cert(), &key, self.now).map(|()| GoodSignature {
-                        signer,
-                        signing_key: key.to_hex(),
-                    })
-                }
-                Err(VerificationError::MissingKey { sig }) => Err(BadSignature::UnknownSigner {
-                    issuer: issuer_of(sig),
-                }),
-                Err(VerificationError::UnboundKey { cert, error, .. }) => {
-                    Err(BadSignature::InvalidKey {
-                        signer: cert.fingerprint().to_hex(),
-                        reason: format!("{error:#}"),
-                    })
-                }
-                Err(VerificationError::BadKey { ka, error, .. }) => {
-                    let key = ka.key().fingerprint();
-                    match key_state_at(ka.cert(), &key, self.now) {
-                        Err(state) => Err(state),
-                        Ok(()) => Err(BadSignature::InvalidKey {
-                            signer: ka.cert().fingerprint().to_hex(),
-                            reason: format!("{error:#}"),
-                        }),
-                    }
-                }
-                Err(VerificationError::BadSignature { ka, error, .. }) => {
-                    Err(BadSignature::Mismatch {
-                        signer: ka.cert().fingerprint().to_hex(),
-                        reason: format!("{error:#}"),
-                    })
-                }
-                Err(VerificationError::MalformedSignature { error, .. }) => {
-                    Err(BadSignature::Malformed(format!("{error:#}")))
-                }
-                Err(VerificationError::UnknownSignature { .. }) => Err(BadSignature::Malformed(
-                    "unsupported signature version".into(),
-                )),
-                Err(other) => Err(BadSignature::Malformed(other.to_string())),
-            };
-            match verdict {
-                Ok(good) => return Ok(good),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        Err(first_error.unwrap_or_else(|| BadSignature::Malformed("no signature found".into())))
-    }
-}
-
-/// Is the certificate, and its key `key`, alive and unrevoked at `now`?
-fn key_state_at(
-    cert: &Cert,
-    key: &openpgp::Fingerprint,
-    now: SystemTime,
-) -> Result<(), BadSignature> {
-    let policy = StandardPolicy::new();
-    let signer = cert.fingerprint().to_hex();
-    let invalid = |reason: String| BadSignature::InvalidKey {
-        signer: signer.clone(),
-        reason,
-    };
-    if let RevocationStatus::Revoked(sigs) = cert.revocation_status(&policy, now) {
-        return Err(BadSignature::Revoked {
-            signer: signer.clone(),
-            reason: revocation_reason(&sigs),
-        });
-    }
-    let valid = cert
-        .with_policy(&policy, now)
-        .map_err(|e| invalid(format!("{e:#}")))?;
-    valid.alive().map_err(|e| BadSignature::Expired {
-        signer: signer.clone(),
-        reason: format!("{e:#}"),
-    })?;
-    let ka = valid.keys().key_handle(key.clone()).next().ok_or_else(|| {
-        invalid(format!(
-            "signing key {key} is not bound to the certificate now"
-        ))
-    })?;
-    if let RevocationStatus::Revoked(sigs) = ka.revocation_status() {
-        return Err(BadSignature::Revoked {
-            signer: signer.clone(),
-            reason: format!("signing key {key}: {}", revocation_reason(&sigs)),
-        });
-    }
-    ka.alive().map_err(|e| BadSignature::Expired {
-        signer: signer.clone(),
-        reason: format!("signing key {key}: {e:#}"),
-    })?;
-    if !ka.for_signing() {
-        return Err(invalid(format!("key {key} is not signing-capable")));
-    }
-    Ok(())
-}
-
-fn revocation_reason(sigs: &[&Signature]) -> String {
-    sigs.iter()
-        .find_map(|s| s.reason_for_revocation())
-        .map(|(code, text)| {
-            let text = String::from_utf8_lossy(text);
-            if text.is_empty() {
-                format!("{code}")
-            } else {
-                format!("{code}: {text}")
-            }
-        })
-        .unwrap_or_else(|| "a revocation certificate was imported".into())
-}
-
-fn issuer_of(sig: &Signature) -> String {
-    sig.get_issuers()
-        .first()
-        .map(|h| match h {
-            openpgp::KeyHandle::Fingerprint(f) => f.to_hex(),
-            openpgp::KeyHandle::KeyID(k) => k.to_hex(),
-        })
-        .unwrap_or_else(|| "an unnamed issuer".into())
-}
-
-impl VerificationHelper for Checker {
-    fn get_certs(&mut self, _ids: &[openpgp::KeyHandle]) -> openpgp::Result<Vec<Cert>> {
-        Ok(self.certs.clone())
-    }
-
-    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
-        for layer in structure {
-            if let MessageLayer::SignatureGroup { results } = layer {
-                let outcome = self.judge(results);
-                let failed = outcome.is_err();
-                self.outcome = Some(outcome);
-                if failed {
-                    return Err(anyhow::anyhow!("signature rejected"));
-                }
-                return Ok(());
-            }
-        }
-        self.outcome = Some(Err(BadSignature::Malformed("no signature found".into())));
-        Err(anyhow::anyhow!("no signature found"))
     }
 }
 

@@ -17,7 +17,10 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::sign::{self, BadSignature, PublicKey};
+use crate::detached_signature::DetachedSignatures;
+use crate::sign::{BadSignature, PublicKey};
+use crate::trusted_path::{self, CheckError};
+use crate::untrusted_text::Escaped;
 
 const PREFIX_DIR: &str = "prefix.d";
 const ROOT_DIR: &str = "root.d";
@@ -52,6 +55,15 @@ pub enum TrustError {
         /// The cause.
         source: io::Error,
     },
+    /// A store directory or key file is a symbolic link, the wrong kind of file, or writable by
+    /// group or others.
+    #[error("{}: refusing to use the trust store: {reason}", Escaped(&path.to_string_lossy()))]
+    Unsafe {
+        /// The offending path.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// `remove` found no such key in the writable store.
     #[error("no trusted key with fingerprint {fingerprint} in {store}{system}")]
     NotTrusted {
@@ -62,6 +74,19 @@ pub enum TrustError {
         /// A note when the key is only in the read-only system store.
         system: String,
     },
+}
+
+fn checked(path: &Path) -> impl FnOnce(CheckError) -> TrustError + '_ {
+    move |e| match e {
+        CheckError::Io(source) => TrustError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        CheckError::Unsafe(why) => TrustError::Unsafe {
+            path: path.to_owned(),
+            reason: why.to_string(),
+        },
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TrustError + '_ {
@@ -190,18 +215,18 @@ impl TrustStore {
             Scope::Root => self.user.join(ROOT_DIR),
             Scope::Prefix(p) => self.user.join(PREFIX_DIR).join(p.as_str()),
         };
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        trusted_path::ensure_dir(&self.user, &dir).map_err(|(path, e)| checked(&path)(e))?;
         let path = dir.join(&fingerprint);
-        let key = match fs::read(&path) {
-            Ok(old) => {
+        let key = match trusted_path::check_file(&path).map_err(checked(&path))? {
+            Some(_) => {
+                let old = fs::read(&path).map_err(io_err(&path))?;
                 let old = PublicKey::from_bytes(&old).map_err(|reason| TrustError::NotAKey {
                     path: path.clone(),
                     reason,
                 })?;
                 old.merge(key.clone()).unwrap_or(key)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => key,
-            Err(e) => return Err(io_err(&path)(e)),
+            None => key,
         };
         let armored = key.armored().map_err(|reason| TrustError::NotAKey {
             path: source.to_owned(),
@@ -283,18 +308,22 @@ fn is_fingerprint_name(name: &str) -> bool {
 }
 
 /// Read one `trustedkeys` directory. Entries that are neither prefix directories nor
-/// fingerprint-named files are ignored; a fingerprint-named file that is not that key is an error.
+/// fingerprint-named files are ignored; a fingerprint-named file that is not that key is an error,
+/// and so is any symbolic link, or a directory or key file writable by group or others
+/// (see [`crate::trusted_path`]).
 fn read_store(dir: &Path, system: bool) -> Result<Vec<TrustedKey>, TrustError> {
     let mut found = Vec::new();
+    if trusted_path::check_dir(dir)
+        .map_err(checked(dir))?
+        .is_none()
+    {
+        return Ok(found);
+    }
     read_key_dir(&dir.join(ROOT_DIR), &Scope::Root, system, &mut found)?;
     let prefixes = dir.join(PREFIX_DIR);
     let mut pending = vec![prefixes.clone()];
     while let Some(current) = pending.pop() {
-        let entries = match sorted_entries(&current)? {
-            Some(e) => e,
-            None => continue,
-        };
-        for (name, path, file_type) in entries {
+        for (name, path, file_type) in sorted_entries(&current)?.unwrap_or_default() {
             if file_type.is_dir() {
                 pending.push(path);
             } else if file_type.is_file() && is_fingerprint_name(&name) {
@@ -331,20 +360,35 @@ fn read_key_dir(
 
 type Entry = (String, PathBuf, fs::FileType);
 
+/// The entries of the store directory `dir` (`None` if it does not exist), sorted by name,
+/// after checking `dir` itself; a symbolic link among them is an error, wherever it points. Only
+/// directories and regular files with UTF-8 names are returned (nothing else can be a prefix
+/// component or a fingerprint).
 fn sorted_entries(dir: &Path) -> Result<Option<Vec<Entry>>, TrustError> {
-    let read = match fs::read_dir(dir) {
-        Ok(r) => r,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(dir)(e)),
-    };
+    if trusted_path::check_dir(dir)
+        .map_err(checked(dir))?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let read = fs::read_dir(dir).map_err(io_err(dir))?;
     let mut entries = Vec::new();
     for entry in read {
         let entry = entry.map_err(io_err(dir))?;
-        // symlink_metadata semantics: a symlink is neither a file nor a directory here, so a
-        // store cannot be redirected elsewhere through links.
-        let file_type = entry.file_type().map_err(io_err(&entry.path()))?;
+        let path = entry.path();
+        // Not followed: a link's own type.
+        let file_type = entry.file_type().map_err(io_err(&path))?;
+        if file_type.is_symlink() {
+            return Err(TrustError::Unsafe {
+                path,
+                reason: trusted_path::Unsafe::Symlink.to_string(),
+            });
+        }
+        if !(file_type.is_dir() || file_type.is_file()) {
+            continue;
+        }
         if let Ok(name) = entry.file_name().into_string() {
-            entries.push((name, entry.path(), file_type));
+            entries.push((name, path, file_type));
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -352,6 +396,7 @@ fn sorted_entries(dir: &Path) -> Result<Option<Vec<Entry>>, TrustError> {
 }
 
 fn read_key(path: &Path, name: &str, scope: Scope, system: bool) -> Result<TrustedKey, TrustError> {
+    trusted_path::check_file(path).map_err(checked(path))?;
     let bytes = fs::read(path).map_err(io_err(path))?;
     let key = PublicKey::from_bytes(&bytes).map_err(|reason| TrustError::NotAKey {
         path: path.to_owned(),
@@ -380,6 +425,9 @@ pub struct Verified {
     pub signer: String,
     /// The trust that covers the image name.
     pub scope: Scope,
+    /// What became of the file's other signatures, in file order ("signature 2: …"); they
+    /// neither help nor hurt.
+    pub others: Vec<String>,
 }
 
 /// Why an image was refused.
@@ -405,14 +453,40 @@ pub enum Refusal {
         /// The scopes the signer is trusted for, comma-separated.
         trusted: String,
     },
+    /// The file holds several signatures and none is good and by a key trusted for the name.
+    #[error(
+        "image {image}: none of its {} signatures is good and by a key trusted for it:{}",
+        .each.len(),
+        .each.iter().enumerate().map(|(i, r)| format!("\n  signature {}: {}", i + 1, r.reason())).collect::<String>()
+    )]
+    NoTrustedSignature {
+        /// The image name.
+        image: String,
+        /// Each signature's refusal, in file order.
+        each: Vec<Refusal>,
+    },
 }
 
 impl Refusal {
-    /// The signer fingerprint, when known.
+    /// The signer fingerprint, when known (for several signatures: the first one named).
     pub fn signer(&self) -> Option<&str> {
         match self {
             Refusal::Signature { reason, .. } => reason.signer(),
             Refusal::NotTrustedForName { signer, .. } => Some(signer),
+            Refusal::NoTrustedSignature { each, .. } => each.iter().find_map(Refusal::signer),
+        }
+    }
+
+    /// The refusal without the leading "image NAME: ".
+    pub fn reason(&self) -> String {
+        let text = self.to_string();
+        match self {
+            Refusal::Signature { image, .. }
+            | Refusal::NotTrustedForName { image, .. }
+            | Refusal::NoTrustedSignature { image, .. } => text
+                .strip_prefix(&format!("image {image}: "))
+                .map(str::to_owned)
+                .unwrap_or(text),
         }
     }
 }
@@ -425,11 +499,12 @@ pub struct Policy {
 
 impl Policy {
     /// Verify that `signature` is a good signature of the bytes `aci` yields, by a key trusted
-    /// for `name` (the image name from its manifest), valid now.
+    /// for `name` (the image name from its manifest), valid now. For `acrun verify`, which must
+    /// read the name from the same bytes it hashes, see [`Policy::judge`].
     pub fn verify(
         &self,
         name: &str,
-        aci: impl Read + Send + Sync,
+        aci: impl Read,
         signature: &[u8],
     ) -> Result<Verified, Refusal> {
         self.verify_at(name, aci, signature, SystemTime::now())
@@ -439,12 +514,72 @@ impl Policy {
     pub fn verify_at(
         &self,
         name: &str,
-        aci: impl Read + Send + Sync,
+        mut aci: impl Read,
         signature: &[u8],
         now: SystemTime,
     ) -> Result<Verified, Refusal> {
-        // The same certificate may be stored under several scopes or in both stores; merge the
-        // copies so that a revocation imported anywhere counts everywhere.
+        let refuse = |reason| Refusal::Signature {
+            image: name.to_owned(),
+            reason,
+        };
+        let mut sigs = DetachedSignatures::parse(signature, now).map_err(refuse)?;
+        io::copy(&mut aci, &mut sigs)
+            .map_err(|e| refuse(BadSignature::Malformed(format!("reading the image: {e}"))))?;
+        self.judge(name, &sigs, now)
+    }
+
+    /// Judge `signatures`, already fed every byte of the image named `name`, at `now`: the
+    /// image is verified when any one signature is good and made by a key trusted for a prefix
+    /// of `name` (or for all images), whatever the other signatures are and in whatever order.
+    pub fn judge(
+        &self,
+        name: &str,
+        signatures: &DetachedSignatures,
+        now: SystemTime,
+    ) -> Result<Verified, Refusal> {
+        let verdicts: Vec<Result<Verified, Refusal>> = signatures
+            .check(&self.certs(), now)
+            .into_iter()
+            .map(|verdict| match verdict {
+                Ok(good) => self.scope_for(name, &good.signer),
+                Err(reason) => Err(Refusal::Signature {
+                    image: name.to_owned(),
+                    reason,
+                }),
+            })
+            .collect();
+        let mut chosen = None;
+        let mut others = Vec::new();
+        let mut refusals = Vec::new();
+        for (i, verdict) in verdicts.into_iter().enumerate() {
+            match verdict {
+                Ok(verified) if chosen.is_none() => chosen = Some(verified),
+                Ok(v) => others.push(format!(
+                    "signature {}: also good, by {} trusted for {}",
+                    i + 1,
+                    v.signer,
+                    v.scope
+                )),
+                Err(refusal) => {
+                    others.push(format!("signature {}: {}", i + 1, refusal.reason()));
+                    refusals.push(refusal);
+                }
+            }
+        }
+        match chosen {
+            Some(verified) => Ok(Verified { others, ..verified }),
+            None if refusals.len() == 1 => Err(refusals.remove(0)),
+            None => Err(Refusal::NoTrustedSignature {
+                image: name.to_owned(),
+                each: refusals,
+            }),
+        }
+    }
+
+    /// Every trusted certificate once: the same certificate may be stored under several scopes
+    /// or in both stores, and the copies are merged so that a revocation imported anywhere
+    /// counts everywhere.
+    fn certs(&self) -> Vec<PublicKey> {
         let mut certs: BTreeMap<&str, PublicKey> = BTreeMap::new();
         for key in &self.keys {
             let merged = match certs.remove(key.fingerprint.as_str()) {
@@ -453,27 +588,26 @@ impl Policy {
             };
             certs.insert(&key.fingerprint, merged);
         }
-        let certs: Vec<PublicKey> = certs.into_values().collect();
-        let good = sign::verify_detached(&certs, aci, signature, now).map_err(|reason| {
-            Refusal::Signature {
-                image: name.to_owned(),
-                reason,
-            }
-        })?;
+        certs.into_values().collect()
+    }
+
+    /// The trust of `signer` that covers `name`.
+    fn scope_for(&self, name: &str, signer: &str) -> Result<Verified, Refusal> {
         let scopes: Vec<&Scope> = self
             .keys
             .iter()
-            .filter(|k| k.fingerprint == good.signer)
+            .filter(|k| k.fingerprint == signer)
             .map(|k| &k.scope)
             .collect();
         match scopes.iter().find(|s| s.covers(name)) {
             Some(scope) => Ok(Verified {
-                signer: good.signer,
+                signer: signer.to_owned(),
                 scope: (*scope).clone(),
+                others: Vec::new(),
             }),
             None => Err(Refusal::NotTrustedForName {
                 image: name.to_owned(),
-                signer: good.signer,
+                signer: signer.to_owned(),
                 trusted: scopes
                     .iter()
                     .map(|s| s.to_string())

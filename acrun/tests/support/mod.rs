@@ -131,6 +131,21 @@ impl World {
         aci
     }
 
+    /// An uncompressed ACI like [`World::aci`] (tar's default 10 KiB records, so the archive ends
+    /// in many zero bytes).
+    pub fn aci_plain(&self, file: &str, name: &str) -> PathBuf {
+        let gz = self.aci(&format!("{file}.gz"), name);
+        let out = Command::new("gzip")
+            .arg("-dc")
+            .arg(&gz)
+            .output()
+            .expect("gzip is required");
+        assert!(out.status.success());
+        let aci = self.path(file);
+        std::fs::write(&aci, out.stdout).unwrap();
+        aci
+    }
+
     /// Run acrun with this world's state and system trust directories.
     pub fn acrun(&self, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_acrun"))
