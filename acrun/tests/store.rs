@@ -194,6 +194,83 @@ fn fetches_from_a_file_and_from_http() {
     assert!(err.contains("signature"), "{err}");
 }
 
+/// An https server on 127.0.0.1 with a self-signed certificate (returned as a PEM file).
+fn serve_tls(dir: &Path, work: &Path) -> (Server, PathBuf) {
+    let cert = work.join("cert.pem");
+    let key = work.join("key.pem");
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
+        .args(["-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (Debian package openssl) is required");
+    assert!(status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = "import http.server, ssl, sys, functools\n\
+        h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
+        s = http.server.HTTPServer(('127.0.0.1', int(sys.argv[2])), h)\n\
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+        c.load_cert_chain(sys.argv[3], sys.argv[4])\n\
+        s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+        s.serve_forever()\n";
+    let child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(dir)
+        .arg(port.to_string())
+        .arg(&cert)
+        .arg(&key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 (Debian package python3) is required");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "https server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Server { child, port }, cert)
+}
+
+#[test]
+fn fetches_over_https_trusting_the_ca_in_ssl_cert_file() {
+    let (w, key) = world();
+    let site = w.path("site");
+    std::fs::create_dir(&site).unwrap();
+    let tar = Tar::image("example.com/tls").file("rootfs/x", b"tls").bytes();
+    std::fs::write(site.join("tls.aci"), support::store::gzip(&tar)).unwrap();
+    w.sign(&site.join("tls.aci"), &key);
+    let (server, cert) = serve_tls(&site, w.dir.path());
+    let url = format!("https://127.0.0.1:{}/tls.aci", server.port);
+    let run = |ca: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_acrun"))
+            .env("ACRUN_DIR", w.path("state"))
+            .env("ACRUN_SYSTEM_TRUST_DIR", w.path("system-trust"))
+            .env("SSL_CERT_FILE", ca)
+            .env_remove("SSL_CERT_DIR")
+            .args(["fetch", &url])
+            .output()
+            .unwrap()
+    };
+    // The system CA store does not know this certificate: refused.
+    let out = run(Path::new("/etc/ssl/certs/ca-certificates.crt"));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(w.listed().is_empty());
+    // Positive control: SSL_CERT_FILE names it.
+    let out = run(&cert);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(w.listed().len(), 1);
+}
+
 #[test]
 fn eight_concurrent_fetches_of_two_images_into_one_store() {
     let (w, key) = world();
@@ -275,4 +352,26 @@ fn imports_killed_at_random_points_leave_a_consistent_store() {
             .count();
         assert!((1..=2).contains(&n), "{sub}: {n} entries");
     }
+}
+
+#[test]
+fn setuid_bits_are_kept_and_listed() {
+    use std::os::unix::fs::PermissionsExt;
+    let (w, key) = world();
+    let tar = Tar::image("example.com/suid")
+        .put("rootfs/su", tar::EntryType::Regular, 0o4755, b"#!", None)
+        .put("rootfs/sg", tar::EntryType::Regular, 0o2755, b"#!", None)
+        .file("rootfs/plain", b"x");
+    let aci = w.signed_aci("suid.aci", &tar.bytes(), &key);
+    w.acrun_ok(&[&"fetch", &aci]);
+    let out = w.acrun_ok(&[&"image", &"cat-manifest", &"--files", &"example.com/suid"]);
+    assert!(out.contains("setuid/setgid files: 2"), "{out}");
+    assert!(out.contains("rootfs/su") && out.contains("rootfs/sg"), "{out}");
+    assert!(!out.contains("rootfs/plain"), "{out}");
+    let dest = w.path("r");
+    w.acrun_ok(&[&"image", &"render", &"example.com/suid", &dest]);
+    let mode = |p: &str| std::fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode("su"), 0o4755);
+    assert_eq!(mode("sg"), 0o2755);
+    assert_eq!(mode("plain"), 0o644);
 }
