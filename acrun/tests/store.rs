@@ -194,22 +194,65 @@ fn fetches_from_a_file_and_from_http() {
     assert!(err.contains("signature"), "{err}");
 }
 
-/// An https server on 127.0.0.1 with a self-signed certificate (returned as a PEM file).
+/// An https server on 127.0.0.1 with a certificate from a throw-away CA (returned as a PEM file).
 fn serve_tls(dir: &Path, work: &Path) -> (Server, PathBuf) {
     let cert = work.join("cert.pem");
     let key = work.join("key.pem");
-    let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
-        .args(["-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl (Debian package openssl) is required");
-    assert!(status.success());
+    let ca = work.join("ca.pem");
+    let ext = work.join("leaf.ext");
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let w = |p: &Path| p.to_str().unwrap().to_owned();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let steps: [Vec<String>; 3] = [
+        ["req", "-x509"]
+            .iter()
+            .chain(&ec)
+            .map(|s| s.to_string())
+            .chain(["-days", "2", "-subj", "/CN=acrun test CA", "-keyout"].map(String::from))
+            .chain([w(&work.join("ca.key")), "-out".into(), w(&ca)])
+            .collect(),
+        ["req"]
+            .iter()
+            .chain(&ec)
+            .map(|s| s.to_string())
+            .chain(["-subj", "/CN=127.0.0.1", "-keyout"].map(String::from))
+            .chain([w(&key), "-out".into(), w(&work.join("leaf.csr"))])
+            .collect(),
+        ["x509", "-req", "-days", "2", "-CAcreateserial", "-in"]
+            .map(String::from)
+            .into_iter()
+            .chain([
+                w(&work.join("leaf.csr")),
+                "-CA".into(),
+                w(&ca),
+                "-CAkey".into(),
+                w(&work.join("ca.key")),
+                "-extfile".into(),
+                w(&ext),
+                "-out".into(),
+                w(&cert),
+            ])
+            .collect(),
+    ];
+    for args in steps {
+        let status = Command::new("openssl")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl (Debian package openssl) is required");
+        assert!(status.success(), "openssl {args:?}");
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -235,10 +278,13 @@ fn serve_tls(dir: &Path, work: &Path) -> (Server, PathBuf) {
         .expect("python3 (Debian package python3) is required");
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "https server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "https server did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    (Server { child, port }, cert)
+    (Server { child, port }, ca)
 }
 
 #[test]
@@ -246,7 +292,9 @@ fn fetches_over_https_trusting_the_ca_in_ssl_cert_file() {
     let (w, key) = world();
     let site = w.path("site");
     std::fs::create_dir(&site).unwrap();
-    let tar = Tar::image("example.com/tls").file("rootfs/x", b"tls").bytes();
+    let tar = Tar::image("example.com/tls")
+        .file("rootfs/x", b"tls")
+        .bytes();
     std::fs::write(site.join("tls.aci"), support::store::gzip(&tar)).unwrap();
     w.sign(&site.join("tls.aci"), &key);
     let (server, cert) = serve_tls(&site, w.dir.path());
@@ -263,11 +311,20 @@ fn fetches_over_https_trusting_the_ca_in_ssl_cert_file() {
     };
     // The system CA store does not know this certificate: refused.
     let out = run(Path::new("/etc/ssl/certs/ca-certificates.crt"));
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(w.listed().is_empty());
     // Positive control: SSL_CERT_FILE names it.
     let out = run(&cert);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(w.listed().len(), 1);
 }
 
@@ -366,11 +423,20 @@ fn setuid_bits_are_kept_and_listed() {
     w.acrun_ok(&[&"fetch", &aci]);
     let out = w.acrun_ok(&[&"image", &"cat-manifest", &"--files", &"example.com/suid"]);
     assert!(out.contains("setuid/setgid files: 2"), "{out}");
-    assert!(out.contains("rootfs/su") && out.contains("rootfs/sg"), "{out}");
+    assert!(
+        out.contains("rootfs/su") && out.contains("rootfs/sg"),
+        "{out}"
+    );
     assert!(!out.contains("rootfs/plain"), "{out}");
     let dest = w.path("r");
     w.acrun_ok(&[&"image", &"render", &"example.com/suid", &dest]);
-    let mode = |p: &str| std::fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o7777;
+    let mode = |p: &str| {
+        std::fs::metadata(dest.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
     assert_eq!(mode("su"), 0o4755);
     assert_eq!(mode("sg"), 0o2755);
     assert_eq!(mode("plain"), 0o644);

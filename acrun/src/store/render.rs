@@ -283,20 +283,42 @@ mod tests {
         fs::write(top.join("etc/extra"), b"not whitelisted").unwrap();
         symlink(outside.path(), top.join("lib")).unwrap();
 
-        let t = node("example.com/top", 1, &["example.com/base"], &["/etc/a", "/lib/"]);
+        let t = node(
+            "example.com/top",
+            1,
+            &["example.com/base"],
+            &["/etc/a", "/lib/"],
+        );
         let b = node("example.com/base", 2, &[], &[]);
         let layers = dep_list(t, &mut |_| Ok(b.clone())).unwrap();
         let dest = dir.path().join("dest");
         fs::create_dir(&dest).unwrap();
-        let rootfs_of = |l: &Layer| if l.level == 0 { top.clone() } else { base.clone() };
+        let rootfs_of = |l: &Layer| {
+            if l.level == 0 {
+                top.clone()
+            } else {
+                base.clone()
+            }
+        };
         for files in [Files::Copy, Files::Link] {
             let _ = fs::remove_dir_all(&dest);
             fs::create_dir(&dest).unwrap();
             render(&layers, &rootfs_of, &dest, files).unwrap();
             assert_eq!(fs::read(dest.join("etc/a")).unwrap(), b"top a");
-            assert!(!dest.join("etc/b").exists(), "inherited whitelist drops base's etc/b");
-            assert!(!dest.join("etc/extra").exists(), "own whitelist drops top's etc/extra");
-            assert!(fs::symlink_metadata(dest.join("lib")).unwrap().file_type().is_symlink());
+            assert!(
+                !dest.join("etc/b").exists(),
+                "inherited whitelist drops base's etc/b"
+            );
+            assert!(
+                !dest.join("etc/extra").exists(),
+                "own whitelist drops top's etc/extra"
+            );
+            assert!(
+                fs::symlink_metadata(dest.join("lib"))
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
             assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
         }
     }
