@@ -311,7 +311,10 @@ fn run(command: Command) -> ExitCode {
                 Ok(f) => f,
                 Err(e) => return fail(2, format!("{}: {e}", file.display())),
             };
-            match appc::aci::read::read(std::io::BufReader::new(f), ReadOptions::default()) {
+            let input = std::io::BufReader::new(f);
+            match appc::aci::read::read_with(input, ReadOptions::default(), |_, _| {
+                Ok::<(), appc::aci::ReadError>(())
+            }) {
                 Ok(info) => match std::io::stdout().write_all(&info.manifest) {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => fail(1, e),

@@ -45,6 +45,13 @@ pub enum Invalid {
     ImageInArchive(Errors),
     #[error("{0}")]
     Manifest(Errors),
+    #[error("{0}")]
+    Json(appc::manifest::json::JsonError),
+    #[error(
+        "too large for a manifest (more than {} bytes)",
+        appc::aci::read::MANIFEST_MAX
+    )]
+    TooLarge,
     #[error(
         "not an ACI (no gzip, bzip2, xz or tar magic) and not a JSON manifest with acKind ImageManifest or PodManifest"
     )]
@@ -65,35 +72,36 @@ pub fn validate(path: &Path) -> Result<Valid, Invalid> {
         .map_err(unreadable)?;
     if Compression::detect(&head).is_some() {
         let input = std::io::Cursor::new(head).chain(file);
-        let info =
-            appc::aci::read::read(input, ReadOptions::default()).map_err(Invalid::Archive)?;
+        // Entries are checked as they stream past and not kept: memory stays bounded.
+        let info = appc::aci::read::read_with(input, ReadOptions::default(), |_, _| Ok(()))
+            .map_err(Invalid::Archive)?;
         ImageManifest::from_json(&info.manifest).map_err(Invalid::ImageInArchive)?;
         return Ok(Valid::Image(info.image_id));
     }
     let mut bytes = head;
-    // Manifests are small; cap what we read so a huge non-archive cannot exhaust memory.
+    // Read the whole file, up to one byte more than a manifest may have: a manifest is judged on
+    // all of its bytes, and a huge non-archive cannot exhaust memory.
+    let limit = appc::aci::read::MANIFEST_MAX;
     (&mut file)
-        .take(appc::aci::read::MANIFEST_MAX)
+        .take((limit + 1).saturating_sub(bytes.len() as u64))
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
-    match Kind::detect(&bytes) {
-        Some(Kind::ImageManifest) => ImageManifest::from_json(&bytes)
-            .map(|_| Valid::ImageManifest)
-            .map_err(Invalid::Manifest),
-        Some(Kind::PodManifest) => PodManifest::from_json(&bytes)
-            .map(|_| Valid::PodManifest)
-            .map_err(Invalid::Manifest),
-        // A JSON object without a usable acKind is checked as an image manifest, so the reply
-        // names what is missing rather than just "unknown".
-        None if matches!(
-            serde_json::from_slice::<serde_json::Value>(&bytes),
-            Ok(serde_json::Value::Object(_))
-        ) =>
-        {
-            ImageManifest::from_json(&bytes)
+    if bytes.len() as u64 > limit {
+        return Err(Invalid::TooLarge);
+    }
+    match appc::manifest::json::parse(&bytes) {
+        Ok(serde_json::Value::Object(_)) => match Kind::detect(&bytes) {
+            Some(Kind::PodManifest) => PodManifest::from_json(&bytes)
+                .map(|_| Valid::PodManifest)
+                .map_err(Invalid::Manifest),
+            // A JSON object without a usable acKind is checked as an image manifest, so the
+            // reply names what is missing rather than just "unknown".
+            Some(Kind::ImageManifest) | None => ImageManifest::from_json(&bytes)
                 .map(|_| Valid::ImageManifest)
-                .map_err(Invalid::Manifest)
-        }
-        None => Err(Invalid::Unknown),
+                .map_err(Invalid::Manifest),
+        },
+        // Bytes that start like a JSON object are a manifest with a syntax problem.
+        Err(e) if bytes.trim_ascii_start().starts_with(b"{") => Err(Invalid::Json(e)),
+        _ => Err(Invalid::Unknown),
     }
 }

@@ -145,6 +145,10 @@ fn rejects_a_missing_manifest() {
 fn rejects_a_manifest_that_is_not_json() {
     assert_rejected(
         &[("manifest", 'f', "not json"), ("rootfs", 'd', "")],
+        "entry \"manifest\": manifest: invalid JSON: expected ident at line 1 column 2",
+    );
+    assert_rejected(
+        &[("manifest", 'f', "[1]"), ("rootfs", 'd', "")],
         "manifest is not a JSON object",
     );
 }

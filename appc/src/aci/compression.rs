@@ -8,10 +8,16 @@
 //! the input, so 1 or N threads give the same bytes. Xz uses liblzma's multithreaded encoder with a
 //! fixed block size (also always multithreaded, never the single-thread encoder, whose output
 //! differs), zstd its multithreaded mode with at least one worker. Bzip2 runs on one thread.
+//!
+//! Reading ([`Decoder`]) decodes exactly one compressed stream and then reports whether anything
+//! follows it: a second gzip member, a second xz, bzip2 or zstd stream, or plain garbage would be
+//! ignored by a reader that stops at the first end but seen by `zcat | tar` (and refused by
+//! `gzip -t` and `xz -t`), so the ACI reader refuses them. Decoder memory is capped (xz
+//! dictionary, zstd window) so a crafted header cannot make it allocate gigabytes.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::{Scope, ScopedJoinHandle};
@@ -108,6 +114,75 @@ impl std::str::FromStr for Compression {
             "zstd" => Compression::Zstd,
             other => return Err(UnknownCompression(other.to_owned())),
         })
+    }
+}
+
+/// The most memory the xz decoder may use: enough for `xz -9` (64 MiB dictionary).
+pub const XZ_MEMLIMIT: u64 = 96 * 1024 * 1024;
+/// The largest zstd window accepted (log2): 128 MiB, zstd's own default limit.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+
+/// A reader of exactly one compressed stream over a buffered input; see the module docs.
+pub(crate) enum Decoder<R: BufRead> {
+    Gzip(flate2::bufread::GzDecoder<R>),
+    Bzip2(bzip2::bufread::BzDecoder<R>),
+    Xz(liblzma::bufread::XzDecoder<R>),
+    Zstd(zstd::stream::read::Decoder<'static, R>),
+    None(R),
+}
+
+impl<R: BufRead> fmt::Debug for Decoder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Decoder")
+    }
+}
+
+impl<R: BufRead> Decoder<R> {
+    /// Start decoding `input` as `compression` (single stream, memory-capped).
+    pub(crate) fn new(input: R, compression: Compression) -> io::Result<Self> {
+        Ok(match compression {
+            Compression::Gzip => Decoder::Gzip(flate2::bufread::GzDecoder::new(input)),
+            Compression::Bzip2 => Decoder::Bzip2(bzip2::bufread::BzDecoder::new(input)),
+            Compression::Xz => {
+                let stream = liblzma::stream::Stream::new_stream_decoder(XZ_MEMLIMIT, 0)
+                    .map_err(io::Error::other)?;
+                Decoder::Xz(liblzma::bufread::XzDecoder::new_stream(input, stream))
+            }
+            Compression::Zstd => {
+                let mut d = zstd::stream::read::Decoder::with_buffer(input)?.single_frame();
+                d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+                Decoder::Zstd(d)
+            }
+            Compression::None => Decoder::None(input),
+        })
+    }
+
+    /// Call after this reader returned end of stream: whether any input follows the compressed
+    /// stream (always `false` for an uncompressed input, whose end is the end of the input).
+    pub(crate) fn has_trailing_data(&mut self) -> io::Result<bool> {
+        let rest = match self {
+            Decoder::Gzip(d) => d.get_mut(),
+            Decoder::Bzip2(d) => d.get_mut(),
+            Decoder::Xz(d) => d.get_mut(),
+            Decoder::Zstd(d) => {
+                d.finish_frame()?;
+                d.get_mut()
+            }
+            Decoder::None(r) => r,
+        };
+        Ok(!rest.fill_buf()?.is_empty())
+    }
+}
+
+impl<R: BufRead> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::Gzip(d) => d.read(buf),
+            Decoder::Bzip2(d) => d.read(buf),
+            Decoder::Xz(d) => d.read(buf),
+            Decoder::Zstd(d) => d.read(buf),
+            Decoder::None(r) => r.read(buf),
+        }
     }
 }
 

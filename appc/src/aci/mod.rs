@@ -3,11 +3,14 @@
 //! - [`entry`]: checked rootfs paths and the entries the writer takes.
 //! - [`write`]: the deterministic, parallel-compressing writer ([`Builder`]).
 //! - [`read`]: the strict reader and layout check ([`read()`](read::read)); [`read_with`](read::read_with) streams each accepted entry to a callback (extract in the same pass).
-//! - [`compression`]: the codecs, magic detection and thread-count-independent encoders.
+//! - [`compression`]: the codecs, magic detection, thread-count-independent encoders and
+//!   single-stream, memory-capped decoders.
+//! - [`tar_stream`]: the bounded tar header walker the reader stands on.
 
 pub mod compression;
 pub mod entry;
 pub mod read;
+pub mod tar_stream;
 pub mod write;
 
 pub use compression::Compression;

@@ -1,26 +1,45 @@
 //! The strict ACI reader: detect the compression, stream the tar once, compute the image ID and
 //! check the layout (`manifest` + `rootfs/…`, checklist §1.3, §1.4, §9.1). It does not parse the
-//! manifest: it returns its bytes, checked to be a size-capped JSON object.
+//! manifest: it returns its bytes, checked to be a size-capped JSON object (parsed strictly by
+//! [`manifest::json`](crate::manifest::json): no duplicate keys).
 //!
 //! Two ways in: [`read`] collects every entry's metadata; [`read_with`] hands each entry that
 //! passes the layout rules, with its content, to a callback while the archive streams past (to
 //! extract in the same pass as the check, without reading the image twice).
 //!
+//! The tar headers are walked by [`tar_stream`](crate::aci::tar_stream), which bounds every
+//! allocation and refuses anything two tar readers could read differently (sparse files, a name
+//! given two ways, data in header-only entries); the compressed stream by
+//! [`compression::Decoder`](crate::aci::compression), which refuses data after its end. Memory
+//! is bounded: at most [`ENTRIES_MAX`](crate::aci::tar_stream::ENTRIES_MAX) entries whose
+//! cleaned names total at most [`NAMES_MAX`] bytes are remembered (for the duplicate, hard link
+//! and symlink rules), at most [`ERRORS_MAX`] errors are kept (the rest are counted), and reading
+//! stops after [`ERRORS_STOP`] errors (a million copies of one entry are not all read).
+//!
 //! Stricter than the Go reference: any `..` component is rejected (even one that cleans back into
 //! `rootfs`), top-level names are compared by path component (`rootfs2/x` is outside `rootfs`),
-//! duplicate `rootfs` and `manifest` entries are errors, hard links must point inside `rootfs/`,
-//! nothing may be stored beneath a symlink entry, and the stream must end with the two zero
+//! duplicate `rootfs` and `manifest` entries are errors, hard links must point to an earlier
+//! non-directory entry inside `rootfs/`, nothing may be stored beneath a symlink or other
+//! non-directory (a hard link to a symlink counts as a symlink, and a later symlink may not
+//! replace a directory that already has entries), and the stream must end with the two zero
 //! blocks and nothing but zeros after them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
 
-use crate::aci::compression::Compression;
+use crate::aci::compression::{Compression, Decoder};
+use crate::aci::tar_stream::{Header, TarError, TarStream};
 use crate::image_id::{Hashing, ImageId};
 
 /// The largest manifest accepted.
 pub const MANIFEST_MAX: u64 = 1024 * 1024;
+/// The most bytes of cleaned entry names (and hard link targets) remembered while reading.
+pub const NAMES_MAX: u64 = 64 * 1024 * 1024;
+/// The most layout errors reported one by one; the rest are counted.
+pub const ERRORS_MAX: usize = 100;
+/// After this many layout errors the reader stops reading: the verdict cannot change.
+pub const ERRORS_STOP: u64 = 10_000;
 
 /// What to accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,16 +134,38 @@ pub enum LayoutError {
     ManifestTooLarge { name: String, size: u64 },
     #[error("entry {0:?}: manifest is not a JSON object")]
     ManifestNotJsonObject(String),
+    #[error("entry {name:?}: manifest: {reason}")]
+    ManifestInvalidJson { name: String, reason: String },
     #[error("entry {name:?}: hard link target {target:?} is not inside rootfs/")]
     HardlinkOutside { name: String, target: String },
     #[error("entry {name:?}: hard link target {target:?} is not an earlier entry")]
     HardlinkDangling { name: String, target: String },
+    #[error("entry {name:?}: hard link target {target:?} is a directory")]
+    HardlinkToDir { name: String, target: String },
     #[error("entry {name:?}: stored beneath the symlink {symlink:?}")]
     BeneathSymlink { name: String, symlink: String },
+    #[error("entry {name:?}: stored beneath {parent:?}, which is a {kind}, not a directory")]
+    BeneathNonDir {
+        name: String,
+        parent: String,
+        kind: EntryType,
+    },
+    #[error(
+        "entry {name:?}: a {kind} where the earlier entry {child:?} needs a directory (order-dependent extraction)"
+    )]
+    ReplacesDir {
+        name: String,
+        kind: EntryType,
+        child: String,
+    },
     #[error("entry {name:?}: unsupported tar entry type {typeflag:?}")]
     UnsupportedType { name: String, typeflag: char },
     #[error("entry {0:?}: name is not UTF-8")]
     NotUtf8(String),
+    #[error("entry {0:?}: link target is not UTF-8")]
+    LinkNotUtf8(String),
+    #[error("entry {0:?}: empty link target")]
+    EmptyLink(String),
     #[error("no manifest entry")]
     NoManifest,
     #[error("no rootfs directory entry")]
@@ -138,24 +179,56 @@ pub enum ReadError {
     UnknownFormat,
     #[error("zstd-compressed image: zstd is not allowed by the appc spec")]
     Nonstandard,
-    #[error("corrupt or truncated archive{}: {source}", after.as_ref().map(|a| format!(" after entry {a:?}")).unwrap_or_default())]
+    #[error("corrupt or truncated archive{}: {source}", after_entry(after))]
     Corrupt {
         after: Option<String>,
         source: io::Error,
+    },
+    #[error("unsafe or malformed tar stream{}: {source}", after_entry(after))]
+    Tar {
+        after: Option<String>,
+        source: TarError,
     },
     #[error("archive does not end with two zero blocks (truncated?)")]
     NoEndOfArchive,
     #[error("data after the end of the archive")]
     TrailingData,
-    #[error("invalid image layout:{}", .0.iter().map(|e| format!("\n  {e}")).collect::<String>())]
-    Layout(Vec<LayoutError>),
+    #[error(
+        "data after the end of the {0} stream (a second stream or garbage, refused as gzip -t and xz -t do)"
+    )]
+    TrailingCompressed(Compression),
+    #[error("entry names total more than {NAMES_MAX} bytes")]
+    NamesTooLarge,
+    #[error("invalid image layout:{}{}", errors.iter().map(|e| format!("\n  {e}")).collect::<String>(), more(*omitted, *stopped))]
+    Layout {
+        errors: Vec<LayoutError>,
+        /// Errors found beyond the first [`ERRORS_MAX`], counted only.
+        omitted: u64,
+        /// Whether reading stopped at [`ERRORS_STOP`] errors (there may be more).
+        stopped: bool,
+    },
+}
+
+fn after_entry(after: &Option<String>) -> String {
+    after
+        .as_ref()
+        .map(|a| format!(" after entry {a:?}"))
+        .unwrap_or_default()
+}
+
+fn more(omitted: u64, stopped: bool) -> String {
+    match (omitted, stopped) {
+        (0, _) => String::new(),
+        (n, false) => format!("\n  and {n} more"),
+        (n, true) => format!("\n  and {n} more (reading stopped after {ERRORS_STOP} errors)"),
+    }
 }
 
 impl ReadError {
     /// The layout errors, if that is what this is.
     pub fn layout_errors(&self) -> &[LayoutError] {
         match self {
-            ReadError::Layout(v) => v,
+            ReadError::Layout { errors, .. } => errors,
             _ => &[],
         }
     }
@@ -194,48 +267,99 @@ where
     E: From<ReadError>,
     F: FnMut(&EntryInfo, &mut dyn Read) -> Result<(), E>,
 {
-    let (decoded, compression) = decoder(input, opts)?;
-    let mut stream = Hashing::new(decoded);
-    let (manifest, entries) = read_tar(&mut stream, &mut visit)?;
-    let (image_id, _) = stream.finish();
+    let (decoder, compression) = open(input, opts)?;
+    let mut tar = TarStream::new(Hashing::new(decoder));
+    let mut layout = Layout::default();
+    let mut visited = 0u64;
+    loop {
+        let header = match tar.next_entry() {
+            Ok(Some(h)) => h,
+            Ok(None) => break,
+            Err(e) => return Err(tar_error(e, layout.last.take()).into()),
+        };
+        let checked = layout.check(header, &mut tar.content())?;
+        if layout.errors.len() as u64 + layout.omitted >= ERRORS_STOP {
+            return Err(layout.into_error(true).into());
+        }
+        let Some((info, manifest)) = checked else {
+            continue;
+        };
+        if !layout.errors.is_empty() {
+            continue;
+        }
+        visited += 1;
+        let mut content = Watched {
+            inner: tar.content(),
+            error: None,
+        };
+        let result = match &manifest {
+            Some(bytes) => visit(&info, &mut &bytes[..]),
+            None => visit(&info, &mut content),
+        };
+        if let Err(e) = result {
+            return Err(match content.error {
+                Some(kind) => layout.corrupt(io::Error::from(kind)).into(),
+                None => e,
+            });
+        }
+    }
+    let (image_id, mut decoder) = tar.into_inner().finish();
+    if decoder.has_trailing_data().map_err(|e| layout.corrupt(e))? {
+        return Err(ReadError::TrailingCompressed(compression).into());
+    }
     Ok(ReadSummary {
-        manifest,
+        manifest: layout.finish()?,
         image_id,
         compression,
-        entries,
+        entries: visited,
     })
 }
 
-fn decoder<'a, R: Read + 'a>(
-    mut input: R,
-    opts: ReadOptions,
-) -> Result<(Box<dyn Read + 'a>, Compression), ReadError> {
+type Input<R> = Decoder<BufReader<io::Chain<io::Cursor<Vec<u8>>, R>>>;
+
+fn open<R: Read>(mut input: R, opts: ReadOptions) -> Result<(Input<R>, Compression), ReadError> {
+    let corrupt = |source| ReadError::Corrupt {
+        after: None,
+        source,
+    };
     let mut head = Vec::with_capacity(512);
     (&mut input)
         .take(512)
         .read_to_end(&mut head)
-        .map_err(|source| ReadError::Corrupt {
-            after: None,
-            source,
-        })?;
+        .map_err(corrupt)?;
     let compression = Compression::detect(&head).ok_or(ReadError::UnknownFormat)?;
     if !compression.is_standard() && !opts.allow_nonstandard {
         return Err(ReadError::Nonstandard);
     }
-    let raw = io::Cursor::new(head).chain(input);
-    let decoded: Box<dyn Read> = match compression {
-        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(raw)),
-        Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(raw)),
-        Compression::Xz => Box::new(liblzma::read::XzDecoder::new(raw)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(raw).map_err(|source| {
-            ReadError::Corrupt {
-                after: None,
-                source,
-            }
-        })?),
-        Compression::None => Box::new(raw),
-    };
-    Ok((decoded, compression))
+    let raw = BufReader::with_capacity(64 * 1024, io::Cursor::new(head).chain(input));
+    Ok((
+        Decoder::new(raw, compression).map_err(corrupt)?,
+        compression,
+    ))
+}
+
+fn tar_error(e: TarError, after: Option<String>) -> ReadError {
+    match e {
+        TarError::Io(source) => ReadError::Corrupt { after, source },
+        TarError::NoEndOfArchive => ReadError::NoEndOfArchive,
+        TarError::TrailingData => ReadError::TrailingData,
+        source => ReadError::Tar { after, source },
+    }
+}
+
+/// Passes reads through and keeps the first error, so that a truncated archive is reported as
+/// such even when the callback turned the read error into its own.
+struct Watched<R> {
+    inner: R,
+    error: Option<io::ErrorKind>,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            self.error.get_or_insert(e.kind());
+        })
+    }
 }
 
 /// Clean a tar name like Go's `filepath.Clean`, but refusing `..` and absolute names.
@@ -257,245 +381,271 @@ fn clean(raw: &str) -> Result<String, LayoutError> {
     Ok(parts.join("/"))
 }
 
-fn entry_type(t: tar::EntryType) -> Option<EntryType> {
-    Some(match t {
-        tar::EntryType::Regular | tar::EntryType::Continuous => EntryType::File,
-        tar::EntryType::Directory => EntryType::Dir,
-        tar::EntryType::Symlink => EntryType::Symlink,
-        tar::EntryType::Link => EntryType::Hardlink,
-        tar::EntryType::Char => EntryType::Char,
-        tar::EntryType::Block => EntryType::Block,
-        tar::EntryType::Fifo => EntryType::Fifo,
+fn entry_type(typeflag: u8) -> Option<EntryType> {
+    Some(match typeflag {
+        b'0' | b'\0' | b'7' => EntryType::File,
+        b'5' => EntryType::Dir,
+        b'2' => EntryType::Symlink,
+        b'1' => EntryType::Hardlink,
+        b'3' => EntryType::Char,
+        b'4' => EntryType::Block,
+        b'6' => EntryType::Fifo,
         _ => return None,
     })
 }
 
-/// Passes reads through and keeps the first error, so that a truncated archive is reported as
-/// such even when the callback turned the read error into its own.
-struct Content<'a, R> {
-    inner: &'a mut R,
-    error: Option<io::ErrorKind>,
+/// An entry that passed the layout rules, with the manifest's bytes if it is the manifest.
+type Accepted = (EntryInfo, Option<Vec<u8>>);
+
+/// The layout rules, applied entry by entry.
+#[derive(Debug, Default)]
+struct Layout {
+    /// Every cleaned name seen so far, with what it is on disk after extraction (a hard link
+    /// counts as the kind of its target).
+    kinds: BTreeMap<String, EntryType>,
+    name_bytes: u64,
+    errors: Vec<LayoutError>,
+    omitted: u64,
+    manifest: Option<Vec<u8>>,
+    rootfs: bool,
+    /// The raw name of the last entry, for errors about the stream.
+    last: Option<String>,
 }
 
-impl<R: Read> Read for Content<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|e| {
-            self.error.get_or_insert(e.kind());
-        })
-    }
-}
-
-fn read_tar<R, E, F>(stream: &mut R, visit: &mut F) -> Result<(Vec<u8>, u64), E>
-where
-    R: Read,
-    E: From<ReadError>,
-    F: FnMut(&EntryInfo, &mut dyn Read) -> Result<(), E>,
-{
-    let mut archive = tar::Archive::new(&mut *stream);
-    let mut errors = Vec::new();
-    let mut manifest: Option<Vec<u8>> = None;
-    let mut seen = BTreeSet::new();
-    let mut kinds: BTreeMap<String, EntryType> = BTreeMap::new();
-    let mut rootfs = false;
-    let mut visited = 0u64;
-    let mut last: Option<String> = None;
-    let corrupt = |after: &Option<String>, source| ReadError::Corrupt {
-        after: after.clone(),
-        source,
-    };
-    let entries = archive.entries().map_err(|e| corrupt(&last, e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| corrupt(&last, e))?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        last = Some(raw.clone());
-        if std::str::from_utf8(&entry.path_bytes()).is_err() {
-            errors.push(LayoutError::NotUtf8(raw));
-            continue;
+impl Layout {
+    fn error(&mut self, e: LayoutError) {
+        if self.errors.len() < ERRORS_MAX {
+            self.errors.push(e);
+        } else {
+            self.omitted += 1;
         }
-        let header = entry.header();
-        let typeflag = header.entry_type();
-        let Some(kind) = entry_type(typeflag) else {
-            errors.push(LayoutError::UnsupportedType {
+    }
+
+    fn corrupt(&self, source: io::Error) -> ReadError {
+        ReadError::Corrupt {
+            after: self.last.clone(),
+            source,
+        }
+    }
+
+    /// Checks one entry; `Some` with its info (and the manifest's bytes) when it passes.
+    fn check(&mut self, h: Header, content: &mut impl Read) -> Result<Option<Accepted>, ReadError> {
+        let raw = String::from_utf8_lossy(&h.name).into_owned();
+        self.last = Some(raw.clone());
+        let Ok(utf8) = std::str::from_utf8(&h.name) else {
+            self.error(LayoutError::NotUtf8(raw));
+            return Ok(None);
+        };
+        let Some(kind) = entry_type(h.typeflag) else {
+            let typeflag = char::from(h.typeflag);
+            self.error(LayoutError::UnsupportedType {
                 name: raw,
-                typeflag: char::from(typeflag.as_byte()),
+                typeflag,
             });
-            continue;
+            return Ok(None);
         };
-        let mode = header.mode().map_err(|e| corrupt(&last, e))?;
-        let uid = header.uid().map_err(|e| corrupt(&last, e))?;
-        let gid = header.gid().map_err(|e| corrupt(&last, e))?;
-        let mtime = header.mtime().map_err(|e| corrupt(&last, e))?;
-        let device = match kind {
-            EntryType::Char | EntryType::Block => header
-                .device_major()
-                .and_then(|ma| Ok(ma.zip(header.device_minor()?)))
-                .map_err(|e| corrupt(&last, e))?,
-            _ => None,
-        };
-        let size = entry.size();
-        let name = match clean(&raw) {
+        let name = match clean(utf8) {
             Ok(n) => n,
             Err(e) => {
-                errors.push(e);
-                continue;
+                self.error(e);
+                return Ok(None);
             }
         };
-        if !seen.insert(name.clone()) {
-            errors.push(LayoutError::Duplicate(raw));
-            continue;
+        if self.kinds.contains_key(&name) {
+            self.error(LayoutError::Duplicate(raw));
+            return Ok(None);
         }
-        let mut link = None;
-        match kind {
-            EntryType::Hardlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                match clean(&target) {
-                    Ok(t) if t.starts_with("rootfs/") => {
-                        if !matches!(kinds.get(&t), Some(k) if *k != EntryType::Dir) {
-                            errors.push(LayoutError::HardlinkDangling {
-                                name: raw.clone(),
-                                target,
-                            });
-                        }
-                        link = Some(t);
-                    }
-                    _ => errors.push(LayoutError::HardlinkOutside {
-                        name: raw.clone(),
-                        target,
-                    }),
-                }
-            }
-            EntryType::Symlink => {
-                link = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned());
-            }
-            _ => {}
+        let Some((link, on_disk)) = self.link(&raw, kind, &h.link) else {
+            return Ok(None);
+        };
+        self.name_bytes += (name.len() + link.as_ref().map_or(0, String::len)) as u64;
+        if self.name_bytes > NAMES_MAX {
+            return Err(ReadError::NamesTooLarge);
         }
-        let mut manifest_bytes = None;
-        if name == "manifest" {
-            if kind != EntryType::File {
-                errors.push(LayoutError::ManifestNotFile { name: raw, kind });
-                continue;
+        self.kinds.insert(name.clone(), on_disk);
+        let manifest = match name.as_str() {
+            "manifest" => match self.manifest(&raw, kind, h.size, content)? {
+                Some(bytes) => Some(bytes),
+                None => return Ok(None),
+            },
+            "rootfs" if kind != EntryType::Dir => {
+                self.error(LayoutError::RootfsNotDir { name: raw, kind });
+                return Ok(None);
             }
-            if size > MANIFEST_MAX {
-                errors.push(LayoutError::ManifestTooLarge { name: raw, size });
-                continue;
+            "rootfs" => {
+                self.rootfs = true;
+                None
             }
-            let mut bytes = Vec::new();
-            entry
-                .by_ref()
-                .take(MANIFEST_MAX)
-                .read_to_end(&mut bytes)
-                .map_err(|e| corrupt(&last, e))?;
-            if !matches!(
-                serde_json::from_slice::<serde_json::Value>(&bytes),
-                Ok(serde_json::Value::Object(_))
-            ) {
-                errors.push(LayoutError::ManifestNotJsonObject(raw.clone()));
+            n if !n.starts_with("rootfs/") => {
+                self.error(LayoutError::Outside(raw));
+                return Ok(None);
             }
-            manifest_bytes = Some(bytes);
-        } else if name == "rootfs" {
-            if kind != EntryType::Dir {
-                errors.push(LayoutError::RootfsNotDir { name: raw, kind });
-                continue;
-            }
-            rootfs = true;
-        } else if !name.starts_with("rootfs/") {
-            errors.push(LayoutError::Outside(raw));
-            continue;
-        } else if let Some(symlink) = symlink_ancestor(&name, &kinds) {
-            errors.push(LayoutError::BeneathSymlink { name: raw, symlink });
-            continue;
-        }
-        kinds.insert(name.clone(), kind);
+            _ if !self.placement_ok(&name, &raw, on_disk) => return Ok(None),
+            _ => None,
+        };
+        let device = matches!(kind, EntryType::Char | EntryType::Block).then_some(h.device);
         let info = EntryInfo {
             path: name,
             kind,
-            mode,
-            uid,
-            gid,
-            mtime,
-            size: if kind == EntryType::File { size } else { 0 },
+            mode: h.mode,
+            uid: h.uid,
+            gid: h.gid,
+            mtime: h.mtime,
+            size: if kind == EntryType::File { h.size } else { 0 },
             link,
             device,
         };
-        if errors.is_empty() {
-            visited += 1;
-            let mut content = Content {
-                inner: &mut entry,
-                error: None,
-            };
-            let result = match &manifest_bytes {
-                Some(bytes) => visit(&info, &mut &bytes[..]),
-                None => visit(&info, &mut content),
-            };
-            if let Err(e) = result {
-                return Err(match content.error {
-                    Some(kind) => corrupt(&last, io::Error::from(kind)).into(),
-                    None => e,
-                });
-            }
-        }
-        if manifest_bytes.is_some() {
-            manifest = manifest_bytes;
-        }
-        // Drain the data now so that truncation is reported against this entry.
-        io::copy(&mut entry, &mut io::sink()).map_err(|e| corrupt(&last, e))?;
+        Ok(Some((info, manifest)))
     }
-    check_end(stream)?;
-    if manifest.is_none() {
-        errors.push(LayoutError::NoManifest);
-    }
-    if !rootfs {
-        errors.push(LayoutError::NoRootfs);
-    }
-    match manifest {
-        Some(m) if errors.is_empty() => Ok((m, visited)),
-        _ => Err(ReadError::Layout(errors).into()),
-    }
-}
 
-fn symlink_ancestor(name: &str, kinds: &BTreeMap<String, EntryType>) -> Option<String> {
-    let mut end = name.len();
-    while let Some(i) = name[..end].rfind('/') {
-        let p = &name[..i];
-        if kinds.get(p) == Some(&EntryType::Symlink) {
-            return Some(p.to_owned());
+    /// The link target of a link entry, checked, and what the entry is on disk; `None` after
+    /// recording an error.
+    fn link(
+        &mut self,
+        raw: &str,
+        kind: EntryType,
+        target: &[u8],
+    ) -> Option<(Option<String>, EntryType)> {
+        if !matches!(kind, EntryType::Hardlink | EntryType::Symlink) {
+            return Some((None, kind));
         }
-        end = i;
-    }
-    None
-}
-
-/// The tar reader stopped after the first zero block; the second must follow, then only zeros
-/// (GNU tar pads to a 10 KiB record) up to the end of the stream.
-fn check_end<R: Read>(stream: &mut R) -> Result<(), ReadError> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(ReadError::Corrupt {
-                    after: None,
-                    source,
+        let Ok(target) = std::str::from_utf8(target) else {
+            self.error(LayoutError::LinkNotUtf8(raw.to_owned()));
+            return None;
+        };
+        if target.is_empty() {
+            self.error(LayoutError::EmptyLink(raw.to_owned()));
+            return None;
+        }
+        if kind == EntryType::Symlink {
+            return Some((Some(target.to_owned()), kind));
+        }
+        let name = raw.to_owned();
+        let target_owned = target.to_owned();
+        let cleaned = match clean(target) {
+            Ok(t) if t.starts_with("rootfs/") => t,
+            _ => {
+                self.error(LayoutError::HardlinkOutside {
+                    name,
+                    target: target_owned,
                 });
+                return None;
             }
         };
-        if buf[..n].iter().any(|&b| b != 0) {
-            return Err(ReadError::TrailingData);
+        match self.kinds.get(&cleaned) {
+            None => self.error(LayoutError::HardlinkDangling {
+                name,
+                target: target_owned,
+            }),
+            Some(EntryType::Dir) => self.error(LayoutError::HardlinkToDir {
+                name,
+                target: target_owned,
+            }),
+            Some(&on_disk) => return Some((Some(cleaned), on_disk)),
         }
-        total += n as u64;
+        None
     }
-    if total < 512 {
-        return Err(ReadError::NoEndOfArchive);
+
+    /// Nothing beneath a non-directory, and no non-directory where earlier entries need a
+    /// directory; records the error and returns `false` otherwise.
+    fn placement_ok(&mut self, name: &str, raw: &str, on_disk: EntryType) -> bool {
+        let mut end = name.len();
+        while let Some(i) = name[..end].rfind('/') {
+            let parent = &name[..i];
+            match self.kinds.get(parent) {
+                Some(EntryType::Symlink) => {
+                    let symlink = parent.to_owned();
+                    self.error(LayoutError::BeneathSymlink {
+                        name: raw.to_owned(),
+                        symlink,
+                    });
+                    return false;
+                }
+                Some(&kind) if kind != EntryType::Dir => {
+                    let parent = parent.to_owned();
+                    let name = raw.to_owned();
+                    self.error(LayoutError::BeneathNonDir { name, parent, kind });
+                    return false;
+                }
+                _ => {}
+            }
+            end = i;
+        }
+        if on_disk != EntryType::Dir {
+            let below = format!("{name}/");
+            let child = self
+                .kinds
+                .range(below.clone()..)
+                .next()
+                .filter(|(k, _)| k.starts_with(&below))
+                .map(|(k, _)| k.clone());
+            if let Some(child) = child {
+                let name = raw.to_owned();
+                self.error(LayoutError::ReplacesDir {
+                    name,
+                    kind: on_disk,
+                    child,
+                });
+                return false;
+            }
+        }
+        true
     }
-    Ok(())
+
+    /// Reads and checks the manifest entry; `None` after recording an error.
+    fn manifest(
+        &mut self,
+        raw: &str,
+        kind: EntryType,
+        size: u64,
+        content: &mut impl Read,
+    ) -> Result<Option<Vec<u8>>, ReadError> {
+        let name = raw.to_owned();
+        if kind != EntryType::File {
+            self.error(LayoutError::ManifestNotFile { name, kind });
+            return Ok(None);
+        }
+        if size > MANIFEST_MAX {
+            self.error(LayoutError::ManifestTooLarge { name, size });
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        content
+            .take(MANIFEST_MAX)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.corrupt(e))?;
+        match crate::manifest::json::parse(&bytes) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(_) => self.error(LayoutError::ManifestNotJsonObject(name)),
+            Err(e) => self.error(LayoutError::ManifestInvalidJson {
+                name,
+                reason: e.to_string(),
+            }),
+        }
+        self.manifest = Some(bytes.clone());
+        Ok(Some(bytes))
+    }
+
+    fn finish(mut self) -> Result<Vec<u8>, ReadError> {
+        if self.manifest.is_none() {
+            self.error(LayoutError::NoManifest);
+        }
+        if !self.rootfs {
+            self.error(LayoutError::NoRootfs);
+        }
+        match self.manifest.take() {
+            Some(m) if self.errors.is_empty() => Ok(m),
+            _ => Err(self.into_error(false)),
+        }
+    }
+
+    fn into_error(self, stopped: bool) -> ReadError {
+        ReadError::Layout {
+            errors: self.errors,
+            omitted: self.omitted,
+            stopped,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -544,7 +694,7 @@ mod tests {
 
     fn errors(bytes: Vec<u8>) -> Vec<String> {
         match read(&bytes[..], ReadOptions::default()) {
-            Err(ReadError::Layout(v)) => v.iter().map(|e| e.to_string()).collect(),
+            Err(ReadError::Layout { errors, .. }) => errors.iter().map(|e| e.to_string()).collect(),
             other => panic!("expected layout errors, got {other:?}"),
         }
     }

@@ -4,8 +4,9 @@
 //! prose writes `supplementaryGids`), and we must report every error with its JSON path instead of
 //! stopping at the first. Rules of this decoder:
 //! - keys match ASCII-case-insensitively; unknown keys are ignored (as Go does);
-//! - two keys of one object that differ only in case are an error (Go keeps the last one, but
-//!   `serde_json` has already sorted the object, so "last" is lost — and such input is hostile anyway);
+//! - two keys of one object that are equal or differ only in case are an error (Go keeps the last
+//!   one; such input is hostile): the parser ([`super::json`]) refuses them before decoding, and
+//!   `Object::get` checks again for values built another way;
 //! - `null` means absent, as Go's zero value does;
 //! - a struct decodes to `Some` only when nothing under it failed to decode, but its own
 //!   cross-field rules (`check_own`) run right away, on stand-ins ("" or empty lists) for what
@@ -298,9 +299,9 @@ pub(crate) fn string_map(
     Some(out)
 }
 
-/// Parses a whole document: one JSON value, nothing but whitespace after it.
+/// Parses a whole document strictly (see [`super::json`]).
 pub(crate) fn parse_document(bytes: &[u8]) -> Result<Value, Error> {
-    serde_json::from_slice(bytes).map_err(|e| Error::new("", format!("invalid JSON: {e}")))
+    super::json::parse(bytes).map_err(|e| Error::new(e.path, e.message))
 }
 
 /// Whether a path is absolute and free of `..` components.

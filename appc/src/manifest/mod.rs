@@ -1,7 +1,7 @@
 //! Image and pod manifests: typed values, strict parsing and deterministic JSON.
 //!
-//! Parsing ([`ImageManifest::from_json`], [`PodManifest::from_json`]) decodes by hand (see
-//! `decode`) so keys match case-insensitively like the Go reference and every problem is reported
+//! Parsing ([`ImageManifest::from_json`], [`PodManifest::from_json`]) parses strictly ([`json`]:
+//! no duplicate keys, clear messages), then decodes by hand (see `decode`) so keys match case-insensitively like the Go reference and every problem is reported
 //! with its JSON path. Values built in code are checked with `validate`. Serialization writes the
 //! spec's field names in a fixed order and leaves out absent or empty optional fields.
 
@@ -9,6 +9,7 @@ pub mod annotations;
 pub mod app;
 pub(crate) mod decode;
 pub mod image;
+pub mod json;
 pub mod pod;
 
 pub use annotations::{Annotation, Annotations};
@@ -34,7 +35,7 @@ impl Kind {
     /// Reads `acKind` (key matched case-insensitively, value exactly); `None` for anything else,
     /// including bytes that are not a JSON object.
     pub fn detect(bytes: &[u8]) -> Option<Kind> {
-        let Value::Object(map) = serde_json::from_slice::<Value>(bytes).ok()? else {
+        let Value::Object(map) = json::parse(bytes).ok()? else {
             return None;
         };
         let mut kinds = map.iter().filter(|(k, _)| k.eq_ignore_ascii_case("acKind"));
