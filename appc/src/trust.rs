@@ -576,6 +576,32 @@ impl Policy {
         }
     }
 
+    /// The fingerprints of the trusted keys that made a good signature among `signatures`
+    /// (already fed every byte of the image), in file order and without repeats; or, when none
+    /// did, why each signature failed. For a store that must check the signature over the exact
+    /// bytes before it decompresses anything, and so before it knows the image's name: the name
+    /// is judged afterwards against the scopes of these signers.
+    pub fn good_signers(
+        &self,
+        signatures: &DetachedSignatures,
+        now: SystemTime,
+    ) -> Result<Vec<String>, Vec<BadSignature>> {
+        let mut signers: Vec<String> = Vec::new();
+        let mut bad = Vec::new();
+        for verdict in signatures.check(&self.certs(), now) {
+            match verdict {
+                Ok(good) if !signers.contains(&good.signer) => signers.push(good.signer),
+                Ok(_) => {}
+                Err(reason) => bad.push(reason),
+            }
+        }
+        if signers.is_empty() {
+            Err(bad)
+        } else {
+            Ok(signers)
+        }
+    }
+
     /// Every trusted certificate once: the same certificate may be stored under several scopes
     /// or in both stores, and the copies are merged so that a revocation imported anywhere
     /// counts everywhere.
