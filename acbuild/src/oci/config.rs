@@ -391,8 +391,10 @@ mod tests {
             mode: 0o644,
             uid,
             gid,
+            mtime: 0,
             size: 0,
             link: None,
+            device: None,
         }
     }
 
