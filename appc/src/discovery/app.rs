@@ -289,9 +289,12 @@ mod tests {
         );
     }
 
+    /// An input and the test its refusal must pass.
+    type Refusal = (&'static str, fn(&AppError) -> bool);
+
     #[test]
     fn refusals() {
-        let cases: &[(&str, fn(&AppError) -> bool)] = &[
+        let cases: &[Refusal] = &[
             ("not an app name", |e| matches!(e, AppError::Name { .. })),
             ("", |e| matches!(e, AppError::Name { .. })),
             ("example.com/garbage%8 939", |e| {
