@@ -122,7 +122,8 @@ impl Builder {
         self.findings = now;
     }
 
-    /// Adds the label `key`=`value` to `labels` (at `at`), reporting at `span`.
+    /// The typed label `key`=`value` for the list position `at`, or `None` after reporting at
+    /// `span` why its name is not an AC identifier.
     fn label(&mut self, span: SourceSpan, at: &str, key: &str, value: &str) -> Option<Label> {
         let name = self.typed(span, &format!("{at}.name"), AcIdentifier::new(key))?;
         Some(Label {
@@ -131,6 +132,8 @@ impl Builder {
         })
     }
 
+    /// The image's labels in manifest order: `version`, the recipe's, then the host's os and arch
+    /// where the recipe gives none.
     fn labels(&mut self, image: &recipe::Image) {
         let mut list: Vec<(&str, &str, SourceSpan)> = Vec::new();
         if let Some(v) = &image.version {
