@@ -18,7 +18,7 @@
 use crate::manifest::decode::{self, Decoder, Object};
 use crate::name::AcIdentifier;
 use crate::quantity::Quantity;
-use crate::validation::{Error, index, join};
+use crate::validation::{Error, Errors, index, join};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -287,6 +287,17 @@ impl Isolator {
     /// Whether the name is one of the spec's isolators.
     pub fn is_known(&self) -> bool {
         !matches!(self.value, IsolatorValue::Unknown(_))
+    }
+
+    /// The isolator named `name` with the JSON `value`, checked by the same rules as a manifest's
+    /// isolators (a known name gets its typed value, any other an [`IsolatorValue::Unknown`]).
+    /// Errors' paths are relative to the isolator object: `name`, `value`, `value.limit`.
+    pub fn from_json(name: &str, value: &Value) -> Result<Isolator, Errors> {
+        let mut d = Decoder::default();
+        let json = serde_json::json!({"name": name, "value": value});
+        let iso = Isolator::decode(&mut d, &json, "");
+        Errors::check(d.into_errors())?;
+        iso.ok_or_else(|| Error::new("", "invalid isolator").into())
     }
 
     pub(crate) fn decode(d: &mut Decoder, v: &Value, path: &str) -> Option<Isolator> {
@@ -594,6 +605,18 @@ mod tests {
             Some(i) if d.errors.is_empty() => Ok(i),
             _ => Err(d.errors),
         }
+    }
+
+    #[test]
+    fn from_json_types_a_valid_isolator_and_reports_a_broken_one_relative_to_it() {
+        let iso = Isolator::from_json(names::MEMORY, &json!({"limit": "1G"})).unwrap();
+        assert!(matches!(iso.value(), IsolatorValue::Memory(_)));
+        let unknown = Isolator::from_json("example.com/x", &json!([1])).unwrap();
+        assert!(!unknown.is_known());
+        let errs = Isolator::from_json(names::MEMORY, &json!({"limit": "lots"})).unwrap_err();
+        assert!(errs.has_path("value.limit"), "{errs}");
+        let errs = Isolator::from_json("Not A Name", &json!(true)).unwrap_err();
+        assert!(errs.has_path("name"), "{errs}");
     }
 
     fn rejects(name: &str, value: Value, path: &str) {

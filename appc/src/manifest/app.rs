@@ -58,6 +58,15 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event named `name` (`pre-start` or `post-stop`), if any.
+    pub fn from_name(name: &str) -> Option<Event> {
+        match name {
+            "pre-start" => Some(Event::PreStart),
+            "post-stop" => Some(Event::PostStop),
+            _ => None,
+        }
+    }
+
     /// The spec's name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -241,17 +250,15 @@ impl App {
         let event_handlers = o.list(d, "eventHandlers", |d, v, p| {
             let h = d.object(v, p)?;
             let name = h.required(d, "name", |d, v, p| {
-                match decode::string(d, v, p)?.as_str() {
-                    "pre-start" => Some(Event::PreStart),
-                    "post-stop" => Some(Event::PostStop),
-                    other => {
-                        d.fail(
-                            p,
-                            format!("{other:?} is not an event (pre-start or post-stop)"),
-                        );
-                        None
-                    }
+                let name = decode::string(d, v, p)?;
+                let event = Event::from_name(&name);
+                if event.is_none() {
+                    d.fail(
+                        p,
+                        format!("{name:?} is not an event (pre-start or post-stop)"),
+                    );
                 }
+                event
             });
             let exec = h.list(d, "exec", decode::string);
             Some(EventHandler { name: name?, exec })
