@@ -109,6 +109,8 @@ pub enum Command {
     },
     /// Print the manifest of an ACI (after checking the archive layout).
     CatManifest { file: PathBuf },
+    /// Lay out a static site serving signed images by appc discovery (see docs/publishing.md).
+    Publish(PublishArgs),
 }
 
 /// Options of `acbuild build`.
@@ -306,6 +308,7 @@ fn run(command: Command) -> ExitCode {
             }
             code
         }
+        Command::Publish(args) => run_publish(&args),
         Command::CatManifest { file } => {
             let f = match std::fs::File::open(&file) {
                 Ok(f) => f,
@@ -508,4 +511,74 @@ fn fail_key(e: &KeyError) -> ExitCode {
         KeyError::BadSourceDateEpoch(_) | KeyError::NoConfigDir | KeyError::NoPassphrase { .. }
     );
     fail(if usage { 2 } else { 1 }, e)
+}
+
+// ---- acbuild publish ---------------------------------------------------------------------------
+
+/// Options of `acbuild publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// URL the site will be served at, e.g. https://example.com; image names must lie under its
+    /// host and path.
+    #[arg(long)]
+    pub base_url: String,
+    /// Site directory (created; an existing site is added to).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Armoured public key to publish (repeatable; default: the public half of the signing key,
+    /// $ACBUILD_SIGN_KEY or the default key).
+    #[arg(long = "pubkey")]
+    pub pubkeys: Vec<PathBuf>,
+    /// Images, each with its IMAGE.aci.asc signature beside it.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+}
+
+fn run_publish(args: &PublishArgs) -> ExitCode {
+    use crate::publish::{self, BaseUrl, PublishError};
+    let base = match BaseUrl::parse(&args.base_url) {
+        Ok(b) => b,
+        Err(e) => return fail(2, e),
+    };
+    let mut keys = Vec::new();
+    for path in &args.pubkeys {
+        match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| appc::sign::PublicKey::from_bytes(&b))
+        {
+            Ok(k) => keys.push((path.clone(), k)),
+            Err(e) => return fail(2, format!("{}: {e}", path.display())),
+        }
+    }
+    if keys.is_empty() {
+        match signing_key::current_public(&|n| std::env::var_os(n)) {
+            Ok(Some(key)) => keys.push(key),
+            Ok(None) => {}
+            Err(e) => return fail_key(&e),
+        }
+    }
+    match publish::publish(
+        &base,
+        &args.out,
+        &keys,
+        &args.images,
+        std::time::SystemTime::now(),
+    ) {
+        Ok(done) => {
+            for e in &done.added {
+                println!(
+                    "{} {} {}/{} -> {}/{}",
+                    e.name,
+                    e.version,
+                    e.os,
+                    e.arch,
+                    base.as_str(),
+                    e.aci
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e @ PublishError::Refused { .. }) => fail(2, e),
+        Err(e) => fail(1, e),
+    }
 }

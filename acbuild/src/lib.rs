@@ -8,6 +8,7 @@ pub mod cli;
 pub mod image_manifest;
 pub mod pack;
 pub mod plan;
+pub mod publish;
 pub mod recipe;
 pub mod runtime_set;
 pub mod signing_key;

@@ -291,7 +291,8 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let cases: &[(&str, fn(&AppError) -> bool)] = &[
+        type Is = fn(&AppError) -> bool;
+        let cases: &[(&str, Is)] = &[
             ("not an app name", |e| matches!(e, AppError::Name { .. })),
             ("", |e| matches!(e, AppError::Name { .. })),
             ("example.com/garbage%8 939", |e| {
