@@ -387,7 +387,10 @@ mod tests {
         b.append(&h, data).unwrap();
     }
 
-    fn image(entries: &[(&str, tar::EntryType, u32, &[u8], Option<&str>)]) -> Vec<u8> {
+    /// Name, type, mode, content, link target.
+    type Spec<'a> = (&'a str, tar::EntryType, u32, &'a [u8], Option<&'a str>);
+
+    fn image(entries: &[Spec<'_>]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         put(
             &mut b,
