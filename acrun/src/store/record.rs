@@ -59,8 +59,7 @@ pub struct Record {
     pub admissions: Vec<Admission>,
     /// Archive paths of setuid or setgid files, kept as stored.
     pub setid_files: Vec<String>,
-    /// The image IDs of its dependencies' names are resolved at render time; these are only the
-    /// names, for `image list`.
+    /// The names of its dependencies (for display; they are resolved again at render time).
     pub dependencies: Vec<String>,
 }
 

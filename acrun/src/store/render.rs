@@ -240,3 +240,86 @@ pub fn apply(fd: &impl AsFd, mode: u32, uid: u32, gid: u32, mtime: i64) -> io::R
     futimens(fd, &t, &t)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::deps::{Node, dep_list};
+    use appc::ImageId;
+    use appc::manifest::{Dependency, ImageManifest};
+    use appc::name::AcIdentifier;
+    use std::os::unix::fs::symlink;
+
+    fn node(name: &str, n: u8, deps: &[&str], whitelist: &[&str]) -> Node {
+        let mut m = ImageManifest::new(AcIdentifier::new(name).unwrap());
+        for d in deps {
+            m.dependencies.push(Dependency {
+                image_name: AcIdentifier::new(d).unwrap(),
+                image_id: None,
+                labels: Default::default(),
+                size: None,
+            });
+        }
+        m.path_whitelist = whitelist.iter().map(|s| s.to_string()).collect();
+        Node {
+            id: ImageId::from_digest([n; 64]),
+            manifest: m,
+        }
+    }
+
+    #[test]
+    fn first_image_wins_whitelists_filter_and_symlinked_dirs_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base");
+        let top = dir.path().join("top");
+        fs::create_dir_all(base.join("etc")).unwrap();
+        fs::create_dir_all(base.join("lib")).unwrap();
+        fs::write(base.join("etc/a"), b"base a").unwrap();
+        fs::write(base.join("etc/b"), b"base b").unwrap();
+        fs::write(base.join("lib/x"), b"base x").unwrap();
+        fs::create_dir_all(top.join("etc")).unwrap();
+        fs::write(top.join("etc/a"), b"top a").unwrap();
+        fs::write(top.join("etc/extra"), b"not whitelisted").unwrap();
+        symlink(outside.path(), top.join("lib")).unwrap();
+
+        let t = node(
+            "example.com/top",
+            1,
+            &["example.com/base"],
+            &["/etc/a", "/lib/"],
+        );
+        let b = node("example.com/base", 2, &[], &[]);
+        let layers = dep_list(t, &mut |_| Ok(b.clone())).unwrap();
+        let dest = dir.path().join("dest");
+        fs::create_dir(&dest).unwrap();
+        let rootfs_of = |l: &Layer| {
+            if l.level == 0 {
+                top.clone()
+            } else {
+                base.clone()
+            }
+        };
+        for files in [Files::Copy, Files::Link] {
+            let _ = fs::remove_dir_all(&dest);
+            fs::create_dir(&dest).unwrap();
+            render(&layers, &rootfs_of, &dest, files).unwrap();
+            assert_eq!(fs::read(dest.join("etc/a")).unwrap(), b"top a");
+            assert!(
+                !dest.join("etc/b").exists(),
+                "inherited whitelist drops base's etc/b"
+            );
+            assert!(
+                !dest.join("etc/extra").exists(),
+                "own whitelist drops top's etc/extra"
+            );
+            assert!(
+                fs::symlink_metadata(dest.join("lib"))
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
+            assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+        }
+    }
+}

@@ -131,6 +131,10 @@ impl Tar {
         h.set_gid(0);
         h.set_mtime(1_000_000);
         h.set_size(data.len() as u64);
+        if matches!(kind, tar::EntryType::Char | tar::EntryType::Block) {
+            h.set_device_major(1).unwrap();
+            h.set_device_minor(1).unwrap();
+        }
         {
             let gnu = h.as_gnu_mut().unwrap();
             gnu.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -186,4 +190,17 @@ pub fn snapshot(dir: &Path) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// A header for `tar::Builder::append_data` with every numeric field set.
+pub fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_000_000);
+    h.set_size(size);
+    h.set_cksum();
+    h
 }
