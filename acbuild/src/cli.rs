@@ -92,6 +92,8 @@ pub enum Command {
     CatManifest { file: PathBuf },
     /// Convert an ACI into an OCI image layout; signs the manifest digest into OUT.sig.
     Oci(OciArgs),
+    /// Lay out a static site serving signed images by appc discovery (see docs/publishing.md).
+    Publish(PublishArgs),
 }
 
 /// Options of `acbuild oci` (issue 15).
@@ -246,6 +248,7 @@ fn run(command: Command) -> ExitCode {
         Command::Validate { files } => run_validate(&files),
         Command::CatManifest { file } => run_cat_manifest(&file),
         Command::Oci(args) => run_oci(&args),
+        Command::Publish(args) => run_publish(&args),
     }
 }
 
@@ -664,4 +667,73 @@ fn run_trace(
     };
     print!("{text}");
     ExitCode::SUCCESS
+}
+
+// ---- acbuild publish ---------------------------------------------------------------------------
+
+/// Options of `acbuild publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// URL the site will be served at, e.g. https://example.com; image names must lie under its
+    /// host and path.
+    #[arg(long)]
+    pub base_url: String,
+    /// Site directory (created; an existing site is added to).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Armoured public key to publish (repeatable; default: the public half of the signing key,
+    /// $ACBUILD_SIGN_KEY or the default key).
+    #[arg(long = "pubkey")]
+    pub pubkeys: Vec<PathBuf>,
+    /// Images, each with its IMAGE.aci.asc signature beside it.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+}
+
+fn run_publish(args: &PublishArgs) -> ExitCode {
+    use crate::publish::{self, BaseUrl};
+    let base = match BaseUrl::parse(&args.base_url) {
+        Ok(b) => b,
+        Err(e) => return fail(ErrorKind::Input, e),
+    };
+    let mut keys = Vec::new();
+    for path in &args.pubkeys {
+        match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| appc::sign::PublicKey::from_bytes(&b))
+        {
+            Ok(k) => keys.push((path.clone(), k)),
+            Err(e) => return fail(ErrorKind::Input, format!("{}: {e}", path.display())),
+        }
+    }
+    if keys.is_empty() {
+        match signing_key::current_public(&|n| std::env::var_os(n)) {
+            Ok(Some(key)) => keys.push(key),
+            Ok(None) => {}
+            Err(e) => return fail(e.kind(), e),
+        }
+    }
+    match publish::publish(
+        &base,
+        &args.out,
+        &keys,
+        &args.images,
+        std::time::SystemTime::now(),
+    ) {
+        Ok(done) => {
+            for e in &done.added {
+                println!(
+                    "{} {} {}/{} -> {}/{}",
+                    e.name,
+                    e.version,
+                    e.os,
+                    e.arch,
+                    base.as_str(),
+                    e.aci
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e.kind(), e),
+    }
 }

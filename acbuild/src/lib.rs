@@ -10,6 +10,7 @@ pub mod image_manifest;
 pub mod oci;
 pub mod pack;
 pub mod plan;
+pub mod publish;
 pub mod recipe;
 pub mod runtime_set;
 pub mod signature;

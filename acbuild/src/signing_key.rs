@@ -181,6 +181,32 @@ pub fn signature_time(source_date_epoch: Option<OsString>) -> Result<SystemTime,
     )
 }
 
+/// The public half of the key `acbuild` signs with (`$ACBUILD_SIGN_KEY`, else the default key),
+/// without unlocking it and without making one: `None` when there is no key yet.
+pub fn current_public(
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Option<(PathBuf, appc::sign::PublicKey)>, KeyError> {
+    let path = match env("ACBUILD_SIGN_KEY").filter(|v| !v.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => config_dir(env)?.join(DEFAULT_SECRET),
+    };
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(KeyError::Io { path, source }),
+    };
+    match appc::sign::PublicKey::from_bytes(&bytes) {
+        Ok(key) => Ok(Some((path, key))),
+        Err(reason) => Err(KeyError::Io {
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not an OpenPGP key: {reason}"),
+            ),
+            path,
+        }),
+    }
+}
+
 /// `$XDG_CONFIG_HOME/acbuild`, else `$HOME/.config/acbuild`.
 pub fn config_dir(env: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf, KeyError> {
     if let Some(xdg) = env("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {

@@ -52,9 +52,13 @@ pub enum Command {
     },
     /// Fetch images (file paths or http(s) URLs) into the store, verified; prints each image ID.
     Fetch {
-        /// `.aci` files or `https://` URLs (signature at IMAGE.asc).
+        /// `.aci` files, `https://` URLs (signature at IMAGE.asc), or image names
+        /// `NAME[:VERSION][,LABEL=VALUE]...` found by appc discovery.
         #[arg(required = true)]
         images: Vec<String>,
+        /// For names: `missing` (the store first), `always` or `never` (store only).
+        #[arg(long, value_enum, default_value = "missing")]
+        pull: crate::discovery::Pull,
         /// The detached signature of the image (only with one IMAGE).
         #[arg(long)]
         signature: Option<PathBuf>,
@@ -112,8 +116,9 @@ pub enum ImageCommand {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("action").required(true).args(["prefix", "root", "list", "remove"])))]
 pub struct TrustArgs {
-    /// Trust KEYFILE for images whose name is PREFIX or below it (on `/` boundaries).
-    #[arg(long, requires = "keyfile")]
+    /// Trust KEYFILE for images whose name is PREFIX or below it (on `/` boundaries); without
+    /// KEYFILE, discover the keys PREFIX publishes (ac-discovery-pubkeys) and ask.
+    #[arg(long)]
     pub prefix: Option<String>,
     /// Trust KEYFILE for all images.
     #[arg(long, requires = "keyfile")]
@@ -127,6 +132,12 @@ pub struct TrustArgs {
     /// Armoured or binary OpenPGP public key.
     #[arg(conflicts_with_all = ["list", "remove"])]
     pub keyfile: Option<PathBuf>,
+    /// Trust discovered keys without asking (required when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// `http`: allow plain http for key discovery.
+    #[arg(long, value_name = "OPTIONS", value_parser = Insecure::parse, default_value = "")]
+    pub insecure_options: Insecure,
 }
 
 /// Parse the command line, run, and map the outcome to an exit code.
@@ -135,6 +146,21 @@ pub fn main() -> ExitCode {
     let trust_dir = cli.dir.join("trustedkeys");
     let store = appc::trust::TrustStore::new(trust_dir, Some(cli.system_trust_dir));
     let outcome = match cli.command {
+        Command::Trust(args) if args.prefix.is_some() && args.keyfile.is_none() => {
+            let prefix = args.prefix.unwrap_or_default();
+            crate::auth::Credentials::load(&cli.dir.join("auth.d"))
+                .map_err(crate::discovery::DiscoverError::from)
+                .and_then(|auth| {
+                    crate::discovery::trust_by_discovery(
+                        &store,
+                        &prefix,
+                        args.yes,
+                        args.insecure_options.http,
+                        &auth,
+                    )
+                })
+                .map_err(Failure::from)
+        }
         Command::Trust(args) => {
             let action = match (args.prefix, args.root, args.list, args.remove, args.keyfile) {
                 (Some(prefix), _, _, _, Some(key)) => TrustAction::Prefix { prefix, key },
@@ -156,6 +182,43 @@ pub fn main() -> ExitCode {
         Command::Fetch {
             images,
             signature,
+            pull,
+            insecure_options,
+            json,
+        } if images.iter().any(|i| crate::discovery::is_name(i)) => {
+            if signature.is_some() {
+                eprintln!("acrun fetch: --signature is for files and URLs, not names");
+                return ExitCode::from(2);
+            }
+            let auth = match crate::auth::Credentials::load(&cli.dir.join("auth.d")) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("acrun: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let opts = FetchOptions {
+                signature: None,
+                insecure_http: insecure_options.http,
+                progress: !json,
+                auth,
+            };
+            open_store(&cli.dir).and_then(|images_store| {
+                fetch_names(
+                    &images_store,
+                    &store,
+                    &images,
+                    pull,
+                    &opts,
+                    insecure_options,
+                    json,
+                )
+            })
+        }
+        Command::Fetch {
+            images,
+            signature,
+            pull: _,
             insecure_options,
             json,
         } => {
@@ -163,10 +226,18 @@ pub fn main() -> ExitCode {
                 eprintln!("acrun fetch: --signature needs exactly one IMAGE");
                 return ExitCode::from(2);
             }
+            let auth = match crate::auth::Credentials::load(&cli.dir.join("auth.d")) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("acrun: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let opts = FetchOptions {
                 signature,
                 insecure_http: insecure_options.http,
                 progress: !json,
+                auth,
             };
             open_store(&cli.dir).and_then(|images_store| {
                 image_cmd::fetch(
@@ -255,6 +326,52 @@ impl From<verify_cmd::VerifyError> for Failure {
 
 impl From<image_cmd::ImageCmdError> for Failure {
     fn from(e: image_cmd::ImageCmdError) -> Failure {
+        Failure {
+            usage: e.is_usage(),
+            message: e.to_string(),
+        }
+    }
+}
+
+// ---- fetch by name (appc discovery) -------------------------------------------------------------
+
+/// Fetches each argument: names through discovery, files and URLs as `acrun fetch` always did.
+fn fetch_names(
+    images: &Store,
+    trust: &appc::trust::TrustStore,
+    args: &[String],
+    pull: crate::discovery::Pull,
+    opts: &FetchOptions,
+    insecure: Insecure,
+    json: bool,
+) -> Result<String, Failure> {
+    let judge = image_cmd::judge(trust, insecure).map_err(Failure::from)?;
+    let mut records = Vec::new();
+    for arg in args {
+        let record = if crate::discovery::is_name(arg) {
+            crate::discovery::fetch_by_name(images, judge.as_ref(), arg, pull, opts)
+                .map_err(Failure::from)?
+        } else {
+            let mut r =
+                crate::fetch::fetch(images, judge.as_ref(), std::slice::from_ref(arg), opts)
+                    .map_err(|e| Failure::from(image_cmd::ImageCmdError::from(e)))?;
+            r.pop().ok_or_else(|| Failure {
+                usage: true,
+                message: format!("{arg}: nothing fetched"),
+            })?
+        };
+        records.push(record);
+    }
+    if json {
+        let mut text = serde_json::to_string_pretty(&records).unwrap_or_default();
+        text.push('\n');
+        return Ok(text);
+    }
+    Ok(records.iter().map(|r| format!("{}\n", r.id)).collect())
+}
+
+impl From<crate::discovery::DiscoverError> for Failure {
+    fn from(e: crate::discovery::DiscoverError) -> Failure {
         Failure {
             usage: e.is_usage(),
             message: e.to_string(),

@@ -28,6 +28,8 @@ pub struct FetchOptions {
     pub insecure_http: bool,
     /// Show download progress (on a terminal).
     pub progress: bool,
+    /// Per-host credentials (`--dir/auth.d`), sent only over https.
+    pub auth: crate::auth::Credentials,
 }
 
 /// Why a fetch failed.
@@ -49,6 +51,12 @@ pub enum FetchError {
     },
     #[error("{0}: not a file path or an http(s):// URL")]
     BadLocation(String),
+    /// An image found by discovery is not the one asked for (checked before it is stored).
+    #[error("{url}: {reason}")]
+    NotAsked {
+        url: String,
+        reason: appc::discovery::Disagreement,
+    },
 }
 
 impl FetchError {
@@ -128,6 +136,8 @@ struct Fetcher<'a> {
     judge: Option<&'a Judge>,
     opts: &'a FetchOptions,
     agent: Option<ureq::Agent>,
+    /// The signature URL of the top image when discovery named it.
+    signature_url: Option<String>,
 }
 
 fn fetch_one(
@@ -136,13 +146,47 @@ fn fetch_one(
     location: &Location,
     opts: &FetchOptions,
 ) -> Result<Record, FetchError> {
+    fetch_checked(store, judge, location, None, opts)
+}
+
+/// Fetch an image found by discovery at `aci` (signature at `asc`): its manifest must agree with
+/// `app` (name and every requested label) before anything is stored.
+pub fn fetch_discovered(
+    store: &Store,
+    judge: Option<&Judge>,
+    aci: &str,
+    asc: &str,
+    app: &appc::discovery::App,
+    opts: &FetchOptions,
+) -> Result<Record, FetchError> {
+    let location = Location::Url(aci.to_owned());
+    fetch_checked(store, judge, &location, Some((asc, app)), opts)
+}
+
+fn fetch_checked(
+    store: &Store,
+    judge: Option<&Judge>,
+    location: &Location,
+    discovered: Option<(&str, &appc::discovery::App)>,
+    opts: &FetchOptions,
+) -> Result<Record, FetchError> {
     let mut f = Fetcher {
         store,
         judge,
         opts,
         agent: None,
+        signature_url: discovered.map(|(asc, _)| asc.to_owned()),
     };
     let top = f.prepare(location, opts.signature.as_deref())?;
+    f.signature_url = None;
+    if let Some((_, app)) = discovered {
+        appc::discovery::check_manifest(app, &top.manifest).map_err(|reason| {
+            FetchError::NotAsked {
+                url: location.origin(),
+                reason,
+            }
+        })?;
+    }
     let node = Node {
         id: top.id,
         manifest: top.manifest.clone(),
@@ -244,6 +288,15 @@ impl Fetcher<'_> {
         self.agent.get_or_insert_with(agent)
     }
 
+    fn request(&mut self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        let header = self.opts.auth.header_for(url).map(str::to_owned);
+        let req = self.agent().get(url);
+        match header {
+            Some(h) => req.header("Authorization", h),
+            None => req,
+        }
+    }
+
     fn check_scheme(&self, url: &str) -> Result<(), FetchError> {
         if url.starts_with("http://") && !self.opts.insecure_http {
             return Err(FetchError::PlainHttp(url.to_owned()));
@@ -260,11 +313,7 @@ impl Fetcher<'_> {
                     url: url.clone(),
                     reason,
                 };
-                let resp = self
-                    .agent()
-                    .get(url)
-                    .call()
-                    .map_err(|e| http(e.to_string()))?;
+                let resp = self.request(url).call().map_err(|e| http(e.to_string()))?;
                 let total = resp
                     .headers()
                     .get("content-length")
@@ -285,7 +334,10 @@ impl Fetcher<'_> {
     }
 
     fn get_signature(&mut self, image: &Location) -> Result<Vec<u8>, FetchError> {
-        let sig = image.signature();
+        let sig = match &self.signature_url {
+            Some(url) => Location::Url(url.clone()),
+            None => image.signature(),
+        };
         let missing = |reason: String| FetchError::NoSignature {
             image: image.origin(),
             signature: sig.origin(),
@@ -296,8 +348,7 @@ impl Fetcher<'_> {
             Location::Url(url) => {
                 self.check_scheme(url)?;
                 let resp = self
-                    .agent()
-                    .get(url)
+                    .request(url)
                     .call()
                     .map_err(|e| missing(e.to_string()))?;
                 let mut bytes = Vec::new();
@@ -389,7 +440,8 @@ pub fn candidate_names(dep: &Dependency) -> Vec<String> {
     names
 }
 
-fn agent() -> ureq::Agent {
+/// The HTTP client: rustls with the system CA store (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured).
+pub(crate) fn agent() -> ureq::Agent {
     use ureq::tls::{Certificate, RootCerts, TlsConfig};
     let found = rustls_native_certs::load_native_certs();
     let certs: Vec<Certificate<'static>> = found

@@ -4,7 +4,9 @@
 //! [`trust_cmd`], image verification in [`verify_cmd`], the image store in [`store`] (with
 //! [`fetch`] and the [`image_cmd`] commands over it).
 
+pub mod auth;
 pub mod cli;
+pub mod discovery;
 pub mod fetch;
 pub mod image_cmd;
 mod image_name;

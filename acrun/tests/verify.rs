@@ -110,7 +110,10 @@ fn refuses_tampered_image() {
     bytes.extend_from_slice(&[0; 512]);
     std::fs::write(&aci, bytes).unwrap();
     let err = w.acrun_fails(1, &[&"verify", &aci]);
-    assert!(err.contains("data after the end of the gzip stream"), "{err}");
+    assert!(
+        err.contains("data after the end of the gzip stream"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -372,7 +375,10 @@ fn a_fifo_is_read_once_so_it_cannot_show_two_images() {
     // on its own (opened twice, it would be named and the signed image's bytes would verify).
     let err = w.acrun_fails(1, &[&"verify", &fifo, &"--signature", &sig]);
     assert!(!err.contains("verified"), "{err}");
-    assert!(err.contains("data after the end of the gzip stream"), "{err}");
+    assert!(
+        err.contains("data after the end of the gzip stream"),
+        "{err}"
+    );
     // Control: a FIFO serving the signed image once verifies.
     let fifo = w.path("good.aci");
     serve_fifo(&fifo, vec![std::fs::read(&aci).unwrap()]);

@@ -356,3 +356,150 @@ fn limit(e: &EntryInfo, what: String) -> ExtractError {
         what,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use appc::aci::ReadOptions;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    fn put(
+        b: &mut tar::Builder<Vec<u8>>,
+        name: &str,
+        kind: tar::EntryType,
+        mode: u32,
+        data: &[u8],
+        link: Option<&str>,
+    ) {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_000_000);
+        h.set_size(data.len() as u64);
+        if let Some(l) = link {
+            h.set_link_name(l).unwrap();
+        }
+        h.set_path(name).unwrap();
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+
+    /// Name, type, mode, content, link target.
+    type Spec<'a> = (&'a str, tar::EntryType, u32, &'a [u8], Option<&'a str>);
+
+    fn image(entries: &[Spec<'_>]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        put(
+            &mut b,
+            "manifest",
+            tar::EntryType::Regular,
+            0o644,
+            b"{}",
+            None,
+        );
+        put(
+            &mut b,
+            "rootfs",
+            tar::EntryType::Directory,
+            0o755,
+            b"",
+            None,
+        );
+        for (name, kind, mode, data, link) in entries {
+            put(&mut b, name, *kind, *mode, data, *link);
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn extract(bytes: &[u8], dir: &Path, limits: Limits) -> Result<Extracted, ExtractError> {
+        let compressed = || bytes.len() as u64;
+        let mut x = Extractor::new(dir, limits, &compressed).unwrap();
+        appc::aci::read::read_with(bytes, ReadOptions::default(), |e, d| x.entry(e, d))?;
+        x.finish()
+    }
+
+    use tar::EntryType::{Directory as D, Link as L, Regular as F, Symlink as S};
+
+    #[test]
+    fn extracts_files_links_and_read_only_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = image(&[
+            ("rootfs/ro", D, 0o555, b"", None),
+            ("rootfs/ro/f", F, 0o4755, b"data", None),
+            ("rootfs/ro/h", L, 0o644, b"", Some("rootfs/ro/f")),
+            ("rootfs/s", S, 0o777, b"", Some("/etc/passwd")),
+            ("rootfs/deep/er/x", F, 0o600, b"x", None),
+        ]);
+        let done = extract(&bytes, dir.path(), Limits::default()).unwrap();
+        let root = dir.path().join("rootfs");
+        let f = fs::metadata(root.join("ro/f")).unwrap();
+        assert_eq!(f.permissions().mode() & 0o7777, 0o4755);
+        assert_eq!(f.ino(), fs::metadata(root.join("ro/h")).unwrap().ino());
+        assert_eq!(
+            fs::metadata(root.join("ro")).unwrap().permissions().mode() & 0o7777,
+            0o555
+        );
+        assert_eq!(
+            fs::read_link(root.join("s")).unwrap(),
+            Path::new("/etc/passwd")
+        );
+        assert_eq!(
+            fs::metadata(root.join("deep"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777,
+            0o755
+        );
+        assert_eq!(done.setid_files, ["rootfs/ro/f"]);
+        assert_eq!(done.content_bytes, 2 + 4 + 1);
+    }
+
+    #[test]
+    fn refuses_a_hard_link_to_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = image(&[
+            ("rootfs/s", S, 0o777, b"", Some("/etc/passwd")),
+            ("rootfs/h", L, 0o644, b"", Some("rootfs/s")),
+        ]);
+        let err = extract(&bytes, dir.path(), Limits::default()).unwrap_err();
+        assert!(
+            matches!(err, ExtractError::BadHardlink { ref entry, .. } if entry == "rootfs/h"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stops_at_the_entry_and_size_limits() {
+        let bytes = image(&[
+            ("rootfs/a", F, 0o644, b"1234", None),
+            ("rootfs/b", F, 0o644, b"5678", None),
+        ]);
+        let limits = Limits {
+            max_entries: 3,
+            ..Limits::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let err = extract(&bytes, dir.path(), limits).unwrap_err();
+        assert!(
+            err.to_string().contains("rootfs/b") && err.to_string().contains("more than 3 entries"),
+            "{err}"
+        );
+        let limits = Limits {
+            max_total: 2 + 4 + 3,
+            ..Limits::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let err = extract(&bytes, dir.path(), limits).unwrap_err();
+        assert!(
+            err.to_string().contains("rootfs/b") && err.to_string().contains("exceeds"),
+            "{err}"
+        );
+        // Positive control: the default limits accept it.
+        let dir = tempfile::tempdir().unwrap();
+        extract(&bytes, dir.path(), Limits::default()).unwrap();
+    }
+}
