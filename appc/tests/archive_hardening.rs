@@ -350,6 +350,17 @@ fn a_symlink_with_an_empty_target_is_refused() {
 }
 
 #[test]
+fn a_regular_file_named_like_a_directory_is_refused() {
+    // GNU tar and Go read a regular file whose name ends with "/" as a directory.
+    let mut t = TarWriter::vec();
+    t.base().file("rootfs/d/", b"");
+    assert_refused(&t.finished(), "whose name ends with \"/\"");
+    let mut t = TarWriter::vec();
+    t.base().dir("rootfs/d/");
+    assert_accepted(&t.finished());
+}
+
+#[test]
 fn a_hard_link_to_a_directory_is_refused() {
     let mut t = TarWriter::vec();
     t.base().dir("rootfs/d").hardlink("rootfs/h", "rootfs/d");
