@@ -198,7 +198,10 @@ fn sparse_entries_are_refused() {
             ],
         )
         .file("rootfs/GNUSparseFile.0/x", b"1\n0\n10\n");
-    assert_refused(&t.finished(), "sparse file (pax record GNU.sparse.major)");
+    assert_refused(
+        &t.finished(),
+        "sparse file (pax record \"GNU.sparse.major\")",
+    );
     // Old GNU sparse type S.
     let mut t = TarWriter::vec();
     t.base().put(&Head::new(b"rootfs/s", b'S', 0), b"");
