@@ -198,7 +198,10 @@ fn sparse_entries_are_refused() {
             ],
         )
         .file("rootfs/GNUSparseFile.0/x", b"1\n0\n10\n");
-    assert_refused(&t.finished(), "sparse file (pax record GNU.sparse.major)");
+    assert_refused(
+        &t.finished(),
+        "sparse file (pax record \"GNU.sparse.major\")",
+    );
     // Old GNU sparse type S.
     let mut t = TarWriter::vec();
     t.base().put(&Head::new(b"rootfs/s", b'S', 0), b"");
@@ -346,6 +349,17 @@ fn a_symlink_with_an_empty_target_is_refused() {
     assert_refused(&t.finished(), "empty link target");
     let mut t = TarWriter::vec();
     t.base().symlink("rootfs/s", ".");
+    assert_accepted(&t.finished());
+}
+
+#[test]
+fn a_regular_file_named_like_a_directory_is_refused() {
+    // GNU tar and Go read a regular file whose name ends with "/" as a directory.
+    let mut t = TarWriter::vec();
+    t.base().file("rootfs/d/", b"");
+    assert_refused(&t.finished(), "whose name ends with \"/\"");
+    let mut t = TarWriter::vec();
+    t.base().dir("rootfs/d/");
     assert_accepted(&t.finished());
 }
 

@@ -166,6 +166,10 @@ pub enum LayoutError {
     LinkNotUtf8(String),
     #[error("entry {0:?}: empty link target")]
     EmptyLink(String),
+    #[error(
+        "entry {0:?}: a regular file whose name ends with \"/\" (other tar readers make it a directory)"
+    )]
+    FileWithSlash(String),
     #[error("no manifest entry")]
     NoManifest,
     #[error("no rootfs directory entry")]
@@ -444,6 +448,10 @@ impl Layout {
             });
             return Ok(None);
         };
+        if kind == EntryType::File && utf8.ends_with('/') {
+            self.error(LayoutError::FileWithSlash(raw));
+            return Ok(None);
+        }
         let name = match clean(utf8) {
             Ok(n) => n,
             Err(e) => {

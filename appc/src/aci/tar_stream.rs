@@ -494,7 +494,7 @@ fn local_pax(records: &[(String, Vec<u8>)]) -> Result<Pax, TarError> {
     let mut pax = Pax::default();
     for (key, value) in records {
         if is_sparse_key(key) {
-            return Err(TarError::Sparse(format!("pax record {key}")));
+            return Err(TarError::Sparse(format!("pax record {key:?}")));
         }
         match key.as_str() {
             "path" | "linkpath" => {

@@ -126,7 +126,8 @@ impl<'de> Visitor<'de> for Strict<'_> {
         let mut out = Map::new();
         let mut seen = BTreeSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = join(self.path, &key);
+            // Paths end up on terminals: control characters in keys are escaped.
+            let path = join(self.path, &key.escape_debug().to_string());
             if !seen.insert(key.to_ascii_lowercase()) {
                 self.duplicate.replace(Some((path, key)));
                 return Err(de::Error::custom("duplicate key"));
@@ -160,6 +161,8 @@ mod tests {
         );
         let e = err(br#"{"a":[{"x":1,"x":2}]}"#);
         assert!(e.contains("a[0].x"), "{e}");
+        let e = err(b"{\"\\u001b[2K\":1,\"\\u001b[2K\":2}");
+        assert!(!e.contains('\u{1b}') && e.contains("\\u{1b}[2K"), "{e}");
         // Control: the same keys in different objects are fine.
         let v = parse(br#"{"name":"a","app":{"name":"b"},"l":[{"name":1},{"name":2}]}"#).unwrap();
         assert_eq!(v["app"]["name"], "b");
