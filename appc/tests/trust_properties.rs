@@ -13,7 +13,7 @@
 //!   name, under real, non-writable directories — and such a placement is always honoured.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
@@ -29,6 +29,8 @@ use proptest::prelude::*;
 use sequoia_openpgp as openpgp;
 
 const DAY: Duration = Duration::from_secs(86_400);
+/// No line ending in it: a text-mode signature of it has the binary signature's digest, so only
+/// the type check can refuse one.
 const IMAGE: &[u8] = b"the image bytes";
 const NAME: &str = "example.com/app/db";
 
@@ -137,7 +139,7 @@ impl SigSpec {
 
 fn sig_spec() -> impl Strategy<Value = SigSpec> {
     (
-        0usize..3,
+        prop::sample::select(vec![0usize, 0, 0, 1, 2]),
         prop::sample::select(vec![
             SignatureType::Binary,
             SignatureType::Binary,
@@ -150,12 +152,13 @@ fn sig_spec() -> impl Strategy<Value = SigSpec> {
             HashAlgorithm::SHA256,
             HashAlgorithm::SHA512,
             HashAlgorithm::SHA384,
+            HashAlgorithm::SHA256,
             HashAlgorithm::SHA1,
             HashAlgorithm::MD5,
         ]),
-        prop::bool::weighted(0.2),
-        prop::option::of(any::<bool>()),
-        prop::bool::weighted(0.8),
+        prop::bool::weighted(0.15),
+        prop::option::weighted(0.4, any::<bool>()),
+        prop::bool::weighted(0.85),
     )
         .prop_map(
             |(signer, typ, hash, future, validity, over_image)| SigSpec {
@@ -195,7 +198,7 @@ fn policy() -> &'static (tempfile::TempDir, appc::trust::Policy) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 160, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn signature_files_verify_exactly_when_a_good_trusted_signature_is_in_them(
@@ -268,6 +271,16 @@ fn node() -> impl Strategy<Value = Node> {
     ]
 }
 
+/// A path below the store: mostly under root.d or prefix.d, sometimes one of those itself or
+/// something beside them.
+fn store_path() -> impl Strategy<Value = Vec<usize>> {
+    (
+        prop::sample::select(vec![0usize, 0, 1, 1, 1, 2, 5]),
+        prop::collection::vec(0..NAMES.len(), 0..3),
+    )
+        .prop_map(|(first, rest)| [vec![first], rest].concat())
+}
+
 fn component(name: &str) -> String {
     match name {
         "KEY0" => keys().fprs[0].clone(),
@@ -277,8 +290,8 @@ fn component(name: &str) -> String {
     }
 }
 
-/// Build the tree; an operation whose parent is not a real directory, or whose path exists, is
-/// skipped (as a user's `mkdir`/`cp` would fail).
+/// Build the tree: missing parents are made (0755, as `mkdir -p` would); an operation whose
+/// path exists, or has a parent that is not a real directory, is skipped.
 fn build(root: &Path, outside: &Path, ops: &[(Vec<usize>, Node)]) {
     std::fs::create_dir_all(outside.join("example.com/app")).unwrap();
     for (i, armored) in keys().armored.iter().enumerate() {
@@ -295,13 +308,19 @@ fn build(root: &Path, outside: &Path, ops: &[(Vec<usize>, Node)]) {
         for &c in path {
             p.push(component(NAMES[c]));
         }
-        let parent_ok = p
-            .parent()
-            .and_then(|d| std::fs::symlink_metadata(d).ok())
-            .is_some_and(|m| m.is_dir());
+        let Some(parent) = p.parent() else { continue };
+        let parent_ok = parent
+            .ancestors()
+            .take_while(|a| a.starts_with(root))
+            .all(|a| std::fs::symlink_metadata(a).map_or(true, |m| m.is_dir()));
         if !parent_ok || std::fs::symlink_metadata(&p).is_ok() {
             continue;
         }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+            .unwrap();
         match node {
             Node::Dir(mode) => {
                 std::fs::create_dir(&p).unwrap();
@@ -406,7 +425,7 @@ proptest! {
 
     #[test]
     fn trust_store_trees_grant_trust_only_through_safe_placements(
-        ops in prop::collection::vec((prop::collection::vec(0..NAMES.len(), 1..4), node()), 0..14),
+        ops in prop::collection::vec((store_path(), node()), 0..14),
         seed_good in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
