@@ -5,5 +5,8 @@
 
 pub mod cli;
 mod image_name;
+pub mod isolators;
+pub mod pod;
+pub mod supervisor;
 pub mod trust_cmd;
 pub mod verify_cmd;
