@@ -104,8 +104,8 @@ pub fn run(spec: &PodSpec, pod_dir: &Path, strict: bool) -> Result<i32, LaunchEr
         exit_code: None,
         cgroups: cgroups.dirs(),
     };
-    state::write(pod_dir, &record)?;
     let lock = state::lock(pod_dir)?;
+    state::write(pod_dir, &record)?;
     let code = start_and_wait(spec, pod_dir, &runtimes, &mut record);
     record.phase = Phase::Exited;
     record.pid = None;
