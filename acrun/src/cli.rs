@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::fetch::FetchOptions;
+use crate::image_cmd::{self, Insecure};
+use crate::store::Store;
 use crate::trust_cmd::{self, TrustAction};
 use crate::verify_cmd;
 
@@ -46,6 +49,62 @@ pub enum Command {
         #[arg(long)]
         signature: Option<PathBuf>,
     },
+    /// Fetch images (file paths or http(s) URLs) into the store, verified; prints each image ID.
+    Fetch {
+        /// `.aci` files or `https://` URLs (signature at IMAGE.asc).
+        #[arg(required = true)]
+        images: Vec<String>,
+        /// The detached signature of the image (only with one IMAGE).
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// Comma-separated checks to turn off: `http` (allow plain http), `image` (no signature).
+        #[arg(long, value_name = "OPTIONS", value_parser = Insecure::parse, default_value = "")]
+        insecure_options: Insecure,
+        /// Print JSON records instead of IDs.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect and manage stored images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Remove unreferenced trees and blobs and dead imports' temporary files.
+    Gc,
+}
+
+/// `acrun image` subcommands. IMAGE is an image ID, a unique ID prefix, NAME[,LABEL=VALUE...]
+/// or NAME:VERSION.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List stored images.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove images.
+    Rm {
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Print an image's manifest.
+    CatManifest {
+        image: String,
+        /// Also list the image's setuid and setgid files.
+        #[arg(long)]
+        files: bool,
+    },
+    /// Write the image exactly as fetched (and its signature beside it).
+    Export { image: String, out: PathBuf },
+    /// Write the image's root filesystem, dependencies applied, into DIR (new or empty).
+    Render {
+        image: String,
+        #[arg(value_name = "DIR")]
+        dest: PathBuf,
+        /// `image`: accept an image that the current trust policy does not admit.
+        #[arg(long, value_name = "OPTIONS", value_parser = Insecure::parse, default_value = "")]
+        insecure_options: Insecure,
+    },
+    /// Re-check the stored tree against the stored archive.
+    Verify { image: String },
 }
 
 /// `acrun trust` flags: exactly one action.
@@ -93,6 +152,38 @@ pub fn main() -> ExitCode {
         Command::Verify { aci, signature } => {
             verify_cmd::run(&store, &aci, signature.as_deref()).map_err(Failure::from)
         }
+        Command::Fetch {
+            images,
+            signature,
+            insecure_options,
+            json,
+        } => {
+            if signature.is_some() && images.len() != 1 {
+                eprintln!("acrun fetch: --signature needs exactly one IMAGE");
+                return ExitCode::from(2);
+            }
+            let opts = FetchOptions {
+                signature,
+                insecure_http: insecure_options.http,
+                progress: !json,
+            };
+            open_store(&cli.dir).and_then(|images_store| {
+                image_cmd::fetch(
+                    &images_store,
+                    &store,
+                    &images,
+                    &opts,
+                    insecure_options,
+                    json,
+                )
+                .map_err(Failure::from)
+            })
+        }
+        Command::Image(cmd) => open_store(&cli.dir)
+            .and_then(|images| image(&images, &store, cmd).map_err(Failure::from)),
+        Command::Gc => {
+            open_store(&cli.dir).and_then(|images| image_cmd::gc(&images).map_err(Failure::from))
+        }
     };
     match outcome {
         Ok(report) => {
@@ -103,6 +194,34 @@ pub fn main() -> ExitCode {
             eprintln!("acrun: {}", failure.message);
             ExitCode::from(if failure.usage { 2 } else { 1 })
         }
+    }
+}
+
+fn open_store(dir: &std::path::Path) -> Result<Store, Failure> {
+    Store::open(dir).map_err(|e| Failure {
+        usage: false,
+        message: e.to_string(),
+    })
+}
+
+fn image(
+    images: &Store,
+    trust: &appc::trust::TrustStore,
+    cmd: ImageCommand,
+) -> Result<String, image_cmd::ImageCmdError> {
+    match cmd {
+        ImageCommand::List { json } => image_cmd::list(images, json),
+        ImageCommand::Rm { images: refs } => image_cmd::remove(images, &refs),
+        ImageCommand::CatManifest { image, files } => {
+            image_cmd::cat_manifest(images, &image, files)
+        }
+        ImageCommand::Export { image, out } => image_cmd::export(images, &image, &out),
+        ImageCommand::Render {
+            image,
+            dest,
+            insecure_options,
+        } => image_cmd::render(images, trust, &image, &dest, insecure_options),
+        ImageCommand::Verify { image } => image_cmd::verify(images, &image),
     }
 }
 
@@ -124,6 +243,15 @@ impl From<trust_cmd::TrustCmdError> for Failure {
 
 impl From<verify_cmd::VerifyError> for Failure {
     fn from(e: verify_cmd::VerifyError) -> Failure {
+        Failure {
+            usage: e.is_usage(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<image_cmd::ImageCmdError> for Failure {
+    fn from(e: image_cmd::ImageCmdError) -> Failure {
         Failure {
             usage: e.is_usage(),
             message: e.to_string(),

@@ -1,12 +1,16 @@
 //! acrun: verify, store and run App Container Images.
 //!
 //! The binary (`src/main.rs`) is a thin shell over [`cli`]; the trust commands live in
-//! [`trust_cmd`], image verification in [`verify_cmd`].
+//! [`trust_cmd`], image verification in [`verify_cmd`], the image store in [`store`] (with
+//! [`fetch`] and the [`image_cmd`] commands over it).
 
 pub mod cli;
+pub mod fetch;
+pub mod image_cmd;
 mod image_name;
 pub mod isolators;
 pub mod pod;
 pub mod supervisor;
+pub mod store;
 pub mod trust_cmd;
 pub mod verify_cmd;

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod store;
+
 /// A world for one test: temp dir, gpg home, acrun state.
 pub struct World {
     pub dir: tempfile::TempDir,
