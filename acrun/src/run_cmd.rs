@@ -173,7 +173,9 @@ pub fn split_apps(words: &[String]) -> Result<Vec<AppRequest>, RunError> {
         }
         if w.starts_with('-') {
             let Some(last) = apps.last_mut() else {
-                return Err(usage(format!("pod flag {w} must come before the first IMAGE")));
+                return Err(usage(format!(
+                    "pod flag {w} must come before the first IMAGE"
+                )));
             };
             last.1.push(w.clone());
             if VALUE_FLAGS.contains(&w.as_str()) && i < words.len() {
@@ -210,12 +212,18 @@ pub fn parse_volume(text: &str) -> Result<Volume, RunError> {
     }
     let flag = |k: &str| -> Result<Option<bool>, RunError> {
         kv.get(k)
-            .map(|v| v.parse().map_err(|_| usage(format!("--volume {text:?}: {k} must be true or false"))))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| usage(format!("--volume {text:?}: {k} must be true or false")))
+            })
             .transpose()
     };
     let num = |k: &str| -> Result<Option<u32>, RunError> {
         kv.get(k)
-            .map(|v| v.parse().map_err(|_| usage(format!("--volume {text:?}: bad {k}"))))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| usage(format!("--volume {text:?}: bad {k}")))
+            })
             .transpose()
     };
     let kind = match kv.get("kind").map(String::as_str) {
@@ -231,7 +239,11 @@ pub fn parse_volume(text: &str) -> Result<Volume, RunError> {
             uid: num("uid")?,
             gid: num("gid")?,
         },
-        _ => return Err(usage(format!("--volume {text:?}: kind must be host or empty"))),
+        _ => {
+            return Err(usage(format!(
+                "--volume {text:?}: kind must be host or empty"
+            )));
+        }
     };
     Ok(Volume {
         name,
@@ -248,11 +260,17 @@ pub fn parse_mount(text: &str) -> Result<Mount, RunError> {
         match p.split_once('=') {
             Some(("volume", v)) => volume = Some(v),
             Some(("target", t)) => target = Some(t),
-            _ => return Err(usage(format!("--mount {text:?}: expected volume=NAME,target=PATH"))),
+            _ => {
+                return Err(usage(format!(
+                    "--mount {text:?}: expected volume=NAME,target=PATH"
+                )));
+            }
         }
     }
     let (Some(volume), Some(path)) = (volume, target) else {
-        return Err(usage(format!("--mount {text:?}: expected volume=NAME,target=PATH")));
+        return Err(usage(format!(
+            "--mount {text:?}: expected volume=NAME,target=PATH"
+        )));
     };
     Ok(Mount {
         volume: AcName::new(volume).map_err(|e| usage(format!("--mount {text:?}: {e}")))?,
@@ -282,12 +300,17 @@ pub fn parse_seccomp(text: &str) -> Result<IsolatorValue, RunError> {
     match mode.as_deref() {
         Some("remove") => Ok(IsolatorValue::SeccompRemove(s)),
         Some("retain") => Ok(IsolatorValue::SeccompRetain(s)),
-        _ => Err(usage(format!("--seccomp {text:?}: mode must be retain or remove"))),
+        _ => Err(usage(format!(
+            "--seccomp {text:?}: mode must be retain or remove"
+        ))),
     }
 }
 
 fn caps_list(text: &str) -> Vec<String> {
-    text.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn quantity(flag: &str, text: &str) -> Result<RequestLimit, RunError> {
@@ -331,17 +354,33 @@ pub fn effective_app(image_app: Option<&App>, req: &AppRequest) -> Result<App, R
         app.working_directory = Some(w.clone());
     }
     if let Some(m) = &f.memory {
-        set_isolator(&mut app, IsolatorValue::Memory(quantity("--memory", m)?), &[names::MEMORY]);
+        set_isolator(
+            &mut app,
+            IsolatorValue::Memory(quantity("--memory", m)?),
+            &[names::MEMORY],
+        );
     }
     if let Some(c) = &f.cpu {
-        set_isolator(&mut app, IsolatorValue::Cpu(quantity("--cpu", c)?), &[names::CPU]);
+        set_isolator(
+            &mut app,
+            IsolatorValue::Cpu(quantity("--cpu", c)?),
+            &[names::CPU],
+        );
     }
     let caps = [names::CAPS_RETAIN, names::CAPS_REMOVE];
     if let Some(c) = &f.caps_retain {
-        set_isolator(&mut app, IsolatorValue::CapabilitiesRetain(caps_list(c)), &caps);
+        set_isolator(
+            &mut app,
+            IsolatorValue::CapabilitiesRetain(caps_list(c)),
+            &caps,
+        );
     }
     if let Some(c) = &f.caps_remove {
-        set_isolator(&mut app, IsolatorValue::CapabilitiesRemove(caps_list(c)), &caps);
+        set_isolator(
+            &mut app,
+            IsolatorValue::CapabilitiesRemove(caps_list(c)),
+            &caps,
+        );
     }
     if let Some(s) = &f.seccomp {
         let v = parse_seccomp(s)?;
@@ -461,7 +500,11 @@ pub fn run(
     let opts = PodOptions {
         uuid: uuid.clone(),
         hostname: args.hostname.clone(),
-        net: if args.net == "host" { Net::Host } else { Net::None },
+        net: if args.net == "host" {
+            Net::Host
+        } else {
+            Net::None
+        },
         set_env,
         pod_dir: pod_dir.clone(),
         interactive: args.interactive,
@@ -502,10 +545,22 @@ mod tests {
     fn exec_and_args_replace_the_image_exec() {
         let image = App::new(words("/bin/sh -c true"), "0", "0");
         let req = |s: &str| split_apps(&words(s)).unwrap().remove(0);
-        assert_eq!(effective_app(Some(&image), &req("a -- echo hi")).unwrap().exec, words("/bin/sh echo hi"));
-        assert_eq!(effective_app(Some(&image), &req("a --exec /x")).unwrap().exec, words("/x"));
         assert_eq!(
-            effective_app(Some(&image), &req("a --exec /x -- 1")).unwrap().exec,
+            effective_app(Some(&image), &req("a -- echo hi"))
+                .unwrap()
+                .exec,
+            words("/bin/sh echo hi")
+        );
+        assert_eq!(
+            effective_app(Some(&image), &req("a --exec /x"))
+                .unwrap()
+                .exec,
+            words("/x")
+        );
+        assert_eq!(
+            effective_app(Some(&image), &req("a --exec /x -- 1"))
+                .unwrap()
+                .exec,
             words("/x 1")
         );
     }
@@ -518,7 +573,11 @@ mod tests {
         .unwrap()
         .remove(0);
         let app = effective_app(None, &req).unwrap();
-        let names: Vec<_> = app.isolators.iter().map(|i| i.name().as_str().to_owned()).collect();
+        let names: Vec<_> = app
+            .isolators
+            .iter()
+            .map(|i| i.name().as_str().to_owned())
+            .collect();
         assert_eq!(
             names,
             [
