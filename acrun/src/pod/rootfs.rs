@@ -95,6 +95,9 @@ fn overlay_options(lower: &Path, app_dir: &Path) -> io::Result<String> {
         }
         s.push(format!("{key}={text}"));
     }
+    // `volatile`: the upper layer is thrown away with the pod, so skip the sync that would
+    // otherwise make every unmount (at namespace teardown) wait for the disk.
+    s.push("volatile".to_owned());
     Ok(s.join(","))
 }
 
@@ -330,7 +333,7 @@ mod tests {
         assert!(overlay_options(Path::new("/s/a,b"), Path::new("/p")).is_err());
         assert_eq!(
             overlay_options(Path::new("/s/t"), Path::new("/p/a")).unwrap(),
-            "lowerdir=/s/t,upperdir=/p/a/upper,workdir=/p/a/work"
+            "lowerdir=/s/t,upperdir=/p/a/upper,workdir=/p/a/work,volatile"
         );
     }
 }
