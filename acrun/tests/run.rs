@@ -480,3 +480,21 @@ fn stop_from_another_shell_ends_the_pod() {
     assert!(stdout(&gc).contains(&uuid), "{}", explain(&gc));
     assert!(!stdout(&acrun(&w, &["list"])).contains(&uuid));
 }
+
+#[test]
+fn unenforced_isolators_are_named_and_strict_refuses_them() {
+    let w = World::new();
+    let app = r#"{"exec":["/bin/sh","-c","echo ran"],"user":"0","group":"0",
+        "isolators":[{"name":"resource/block-bandwidth","value":{"default":true,"limit":"1M"}}]}"#;
+    let aci = image(&w, "bw", app, &[]);
+    let o = run(&w, &[aci.to_str().unwrap()]);
+    assert_eq!(stdout(&o), "ran\n", "{}", explain(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("resource/block-bandwidth NOT enforced"),
+        "{err}"
+    );
+    let o = run(&w, &["--strict", aci.to_str().unwrap()]);
+    assert_eq!(code(&o), 254, "{}", explain(&o));
+    assert_eq!(stdout(&o), "");
+}
