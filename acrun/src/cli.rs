@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::fetch::FetchOptions;
 use crate::image_cmd::{self, Insecure};
+use crate::pod::spec::ImageInfo;
+use crate::pod_cmd;
+use crate::run_cmd::{self, RunArgs};
 use crate::store::Store;
 use crate::trust_cmd::{self, TrustAction};
 use crate::verify_cmd;
@@ -72,8 +75,37 @@ pub enum Command {
     /// Inspect and manage stored images.
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Remove unreferenced trees and blobs and dead imports' temporary files.
+    /// Remove exited pods, then unreferenced trees and blobs and dead imports' temporary files.
     Gc,
+    // --- pods (issue 10: run, list, status, stop; gc above also removes exited pods) ---
+    /// Run a pod: `[POD FLAGS] IMAGE [APP FLAGS] [-- ARGS] [--- IMAGE ...]`; exits with the
+    /// (first failing) app's code, 128+N for signal N, 254 for acrun's own failures.
+    Run {
+        #[command(flatten)]
+        pod: RunArgs,
+        /// Comma-separated checks to turn off: `http` (allow plain http), `image` (no signature).
+        #[arg(long, value_name = "OPTIONS", value_parser = Insecure::parse, default_value = "")]
+        insecure_options: Insecure,
+    },
+    /// List pods.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a pod's state and per-app exit codes.
+    Status {
+        /// Pod UUID (or unique prefix).
+        uuid: String,
+    },
+    /// Stop a pod: SIGTERM to its apps, SIGKILL after the timeout.
+    Stop {
+        /// Pod UUID (or unique prefix).
+        uuid: String,
+        /// Seconds to wait before SIGKILL.
+        #[arg(long, default_value = "10")]
+        timeout: u64,
+    },
 }
 
 /// `acrun image` subcommands. IMAGE is an image ID, a unique ID prefix, NAME[,LABEL=VALUE...]
@@ -253,8 +285,23 @@ pub fn main() -> ExitCode {
         }
         Command::Image(cmd) => open_store(&cli.dir)
             .and_then(|images| image(&images, &store, cmd).map_err(Failure::from)),
-        Command::Gc => {
-            open_store(&cli.dir).and_then(|images| image_cmd::gc(&images).map_err(Failure::from))
+        Command::Gc => pod_cmd::gc(&cli.dir)
+            .map_err(Failure::from)
+            .and_then(|pods| {
+                open_store(&cli.dir)
+                    .and_then(|images| image_cmd::gc(&images).map_err(Failure::from))
+                    .map(|images| pods + &images)
+            }),
+        // --- pods ---
+        Command::Run {
+            pod,
+            insecure_options,
+        } => return run_pod(&cli.dir, &store, &pod, insecure_options),
+        Command::List { json } => pod_cmd::list(&cli.dir, json).map_err(Failure::from),
+        Command::Status { uuid } => pod_cmd::status(&cli.dir, &uuid).map_err(Failure::from),
+        Command::Stop { uuid, timeout } => {
+            pod_cmd::stop(&cli.dir, &uuid, std::time::Duration::from_secs(timeout))
+                .map_err(Failure::from)
         }
     };
     match outcome {
@@ -268,6 +315,60 @@ pub fn main() -> ExitCode {
             eprintln!("acrun: {}", escape_keeping_layout(&failure.message));
             ExitCode::from(if failure.usage { 2 } else { 1 })
         }
+    }
+}
+
+/// `acrun run`: resolves images through the store (fetching paths and URLs first), runs the
+/// pod and exits with its code; 254 for acrun's own failures, 2 for usage errors.
+fn run_pod(
+    dir: &std::path::Path,
+    trust: &appc::trust::TrustStore,
+    args: &RunArgs,
+    insecure: Insecure,
+) -> ExitCode {
+    let fail = |code: u8, message: String| {
+        eprintln!("acrun: {message}");
+        ExitCode::from(code)
+    };
+    let images = match Store::open(dir) {
+        Ok(s) => s,
+        Err(e) => return fail(254, e.to_string()),
+    };
+    let judge = match image_cmd::judge(trust, insecure) {
+        Ok(j) => j,
+        Err(e) => return fail(254, e.to_string()),
+    };
+    let opts = FetchOptions {
+        insecure_http: insecure.http,
+        ..FetchOptions::default()
+    };
+    let mut resolve = |reference: &str| -> Result<ImageInfo, String> {
+        let is_location = reference.contains("://")
+            || reference.ends_with(".aci")
+            || std::path::Path::new(reference).is_file();
+        let record = if is_location {
+            crate::fetch::fetch(&images, judge.as_ref(), &[reference.to_owned()], &opts)
+                .map_err(|e| e.to_string())?
+                .pop()
+                .ok_or_else(|| format!("{reference}: nothing fetched"))?
+        } else {
+            images
+                .find(reference, judge.as_ref())
+                .map_err(|e| e.to_string())?
+        };
+        let r = images
+            .render(&record.id, judge.as_ref())
+            .map_err(|e| e.to_string())?;
+        Ok(ImageInfo {
+            id: r.id.to_string(),
+            manifest: r.manifest,
+            rootfs: r.rootfs,
+        })
+    };
+    match run_cmd::run(dir, args, &mut resolve) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(254)),
+        Err(e) if e.is_usage() => fail(2, e.to_string()),
+        Err(e) => fail(254, e.to_string()),
     }
 }
 
@@ -372,6 +473,15 @@ fn fetch_names(
 
 impl From<crate::discovery::DiscoverError> for Failure {
     fn from(e: crate::discovery::DiscoverError) -> Failure {
+        Failure {
+            usage: e.is_usage(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<pod_cmd::PodCmdError> for Failure {
+    fn from(e: pod_cmd::PodCmdError) -> Failure {
         Failure {
             usage: e.is_usage(),
             message: e.to_string(),

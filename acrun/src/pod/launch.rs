@@ -1,0 +1,297 @@
+//! Mechanism, host side of `acrun run`: creates the pod directory (per-app upper/work/rootfs
+//! directories, empty volumes), the cgroups, compiles the seccomp filters, records the state,
+//! then makes the supervisor with one `clone` into the pod's namespaces and waits for it,
+//! forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT. In a pod of several apps, each app's stdout and
+//! stderr come back through pipes and are printed line by line with an `[app]` prefix.
+//!
+//! acrun marks itself non-dumpable before anything else, and the supervisor and runners inherit
+//! it: no app can ptrace them or open their `/proc/PID/{root,fd,exe}` (rkt #3999,
+//! CVE-2019-5736).
+
+use super::namespaces;
+use super::runner::{ACRUN_FAILURE, AppRuntime};
+use super::spec::PodSpec;
+use super::state::{self, AppState, Phase, PodState};
+use crate::isolators::cgroup::{self, Controller, PodCgroups};
+use crate::isolators::{self, Limits};
+use crate::supervisor::{self, AppOutput};
+use nix::sys::signal::{SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use std::io::{BufRead, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// Why a pod could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// File system work on the host.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// State files.
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    /// cgroups.
+    #[error(transparent)]
+    Cgroup(#[from] cgroup::CgroupError),
+    /// Seccomp compilation.
+    #[error(transparent)]
+    Plan(#[from] isolators::PlanError),
+    /// `--strict` and something cannot be enforced.
+    #[error("--strict: {0}")]
+    Strict(String),
+    /// A system call of the launch itself.
+    #[error("{what}: {source}")]
+    Sys {
+        /// What was being done.
+        what: &'static str,
+        /// The error.
+        source: nix::errno::Errno,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LaunchError + '_ {
+    move |source| LaunchError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Runs the pod to completion; returns acrun's exit code. Warnings go to stderr.
+pub fn run(spec: &PodSpec, pod_dir: &Path, strict: bool) -> Result<i32, LaunchError> {
+    let _ = nix::sys::prctl::set_dumpable(false);
+    make_dirs(spec, pod_dir)?;
+    let (cgroups, unenforced) = make_cgroups(spec)?;
+    let mut warnings: Vec<String> = isolators::ignored(&spec.notices)
+        .map(|n| n.to_string())
+        .collect();
+    warnings.extend(unenforced);
+    if strict && !warnings.is_empty() {
+        cgroup::remove_dirs(&cgroups.dirs());
+        return Err(LaunchError::Strict(warnings.join("; ")));
+    }
+    for w in &warnings {
+        eprintln!("acrun: warning: {w}");
+    }
+    let mut runtimes = Vec::new();
+    for (i, app) in spec.apps.iter().enumerate() {
+        runtimes.push(AppRuntime {
+            app,
+            app_dir: pod_dir.join("apps").join(&app.name),
+            cgroup_procs: cgroups.procs_files(i),
+            filter: app.isolators.seccomp.compile(&app.name)?,
+        });
+    }
+    let mut record = PodState {
+        uuid: spec.uuid.clone(),
+        phase: Phase::Prepared,
+        pid: None,
+        created: now(),
+        apps: spec
+            .apps
+            .iter()
+            .map(|a| AppState {
+                name: a.name.clone(),
+                image_name: a.image_name.clone(),
+                image_id: a.image_id.clone(),
+                exit_code: None,
+            })
+            .collect(),
+        exit_code: None,
+        cgroups: cgroups.dirs(),
+    };
+    let lock = state::lock(pod_dir)?;
+    state::write(pod_dir, &record)?;
+    let code = start_and_wait(spec, pod_dir, &runtimes, &mut record);
+    record.phase = Phase::Exited;
+    record.pid = None;
+    for a in &mut record.apps {
+        a.exit_code = state::read_exit(pod_dir, &a.name);
+    }
+    cgroup::remove_dirs(&cgroups.dirs());
+    let code = code?;
+    record.exit_code = Some(code);
+    state::write(pod_dir, &record)?;
+    drop(lock);
+    Ok(code)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn make_dirs(spec: &PodSpec, pod_dir: &Path) -> Result<(), LaunchError> {
+    for app in &spec.apps {
+        let d = pod_dir.join("apps").join(&app.name);
+        for sub in ["upper", "work", "rootfs"] {
+            let p = d.join(sub);
+            std::fs::create_dir_all(&p).map_err(io(&p))?;
+        }
+    }
+    for v in &spec.empty_volumes {
+        std::fs::create_dir_all(&v.dir).map_err(io(&v.dir))?;
+        std::os::unix::fs::chown(&v.dir, Some(v.uid), Some(v.gid)).map_err(io(&v.dir))?;
+        let perms = std::os::unix::fs::PermissionsExt::from_mode(v.mode);
+        std::fs::set_permissions(&v.dir, perms).map_err(io(&v.dir))?;
+    }
+    Ok(())
+}
+
+/// Creates the cgroups the limits need; returns warnings for controllers that are missing.
+fn make_cgroups(spec: &PodSpec) -> Result<(PodCgroups, Vec<String>), LaunchError> {
+    let mut wanted: Vec<Controller> = cgroup::needed(&spec.limits);
+    for a in &spec.apps {
+        wanted.extend(cgroup::needed(&a.isolators.limits));
+    }
+    wanted.sort();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Ok((PodCgroups::default(), vec![]));
+    }
+    let mut hierarchies = Vec::new();
+    let mut warnings = Vec::new();
+    for (c, h) in cgroup::locate_here(&wanted) {
+        match h {
+            Some(h) => hierarchies.push(h),
+            None => warnings.push(format!(
+                "{c:?} limits NOT enforced: no {c:?} cgroup controller available to acrun"
+            )),
+        }
+    }
+    let apps: Vec<(&str, &Limits)> = spec
+        .apps
+        .iter()
+        .map(|a| (a.name.as_str(), &a.isolators.limits))
+        .collect();
+    let cgroups = PodCgroups::create(&hierarchies, &spec.uuid, &spec.limits, &apps)?;
+    Ok((cgroups, warnings))
+}
+
+fn start_and_wait(
+    spec: &PodSpec,
+    pod_dir: &Path,
+    runtimes: &[AppRuntime<'_>],
+    record: &mut PodState,
+) -> Result<i32, LaunchError> {
+    let (outputs, readers) = output_pipes(spec)?;
+    let signals = supervisor::handled_signals();
+    let mut old = nix::sys::signal::SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut old)).map_err(|source| {
+        LaunchError::Sys {
+            what: "block signals",
+            source,
+        }
+    })?;
+    let mut outputs = Some(outputs);
+    let mut stack = vec![0u8; 8 << 20];
+    let callback = Box::new(|| {
+        let outs = outputs.take().unwrap_or_default();
+        supervisor::run(spec, pod_dir, runtimes, outs) as isize
+    });
+    // SAFETY: the child gets a copy of this single-threaded process (no CLONE_VM) and only runs
+    // the supervisor, which forks and execs; the stack outlives the call in the parent.
+    let child = unsafe {
+        nix::sched::clone(
+            callback,
+            &mut stack,
+            namespaces::clone_flags(spec.net),
+            Some(Signal::SIGCHLD as i32),
+        )
+    };
+    drop(outputs);
+    let child = match child {
+        Ok(pid) => pid,
+        Err(source) => {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+            return Err(LaunchError::Sys {
+                what: "clone the pod supervisor",
+                source,
+            });
+        }
+    };
+    record.phase = Phase::Running;
+    record.pid = Some(child.as_raw());
+    let written = state::write(pod_dir, record);
+    let printers: Vec<_> = readers.into_iter().map(spawn_printer).collect();
+    let code = wait_forwarding(child, &signals);
+    for p in printers {
+        let _ = p.join();
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    written?;
+    Ok(code)
+}
+
+fn wait_forwarding(child: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> i32 {
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(nix::sys::wait::WaitStatus::StillAlive) => {}
+            Ok(st) => match st {
+                nix::sys::wait::WaitStatus::Exited(_, code) => return code,
+                _ => return ACRUN_FAILURE,
+            },
+            Err(_) => return ACRUN_FAILURE,
+        }
+        match signals.wait() {
+            Ok(Signal::SIGCHLD) | Err(_) => {}
+            Ok(sig) => {
+                let _ = kill(child, sig);
+            }
+        }
+    }
+}
+
+/// A reader end, the app name, and whether it is stderr.
+type Reader = (OwnedFd, String, bool);
+
+fn output_pipes(spec: &PodSpec) -> Result<(Vec<AppOutput>, Vec<Reader>), LaunchError> {
+    if spec.apps.len() < 2 {
+        return Ok((spec.apps.iter().map(|_| None).collect(), vec![]));
+    }
+    let mut outs = Vec::new();
+    let mut readers = Vec::new();
+    for app in &spec.apps {
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| LaunchError::Sys {
+                what: "pipe",
+                source,
+            })
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        readers.push((out_r, app.name.clone(), false));
+        readers.push((err_r, app.name.clone(), true));
+        outs.push(Some((out_w, err_w)));
+    }
+    Ok((outs, readers))
+}
+
+fn spawn_printer((fd, name, is_err): Reader) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut input = std::io::BufReader::new(std::fs::File::from(fd));
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if !line.ends_with(b"\n") {
+                line.push(b'\n');
+            }
+            let mut buf = format!("[{name}] ").into_bytes();
+            buf.extend_from_slice(&line);
+            let _ = if is_err {
+                std::io::stderr().lock().write_all(&buf)
+            } else {
+                std::io::stdout().lock().write_all(&buf)
+            };
+        }
+    })
+}

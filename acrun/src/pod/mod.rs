@@ -1,0 +1,21 @@
+//! Pods: the apps of one `acrun run`, each in its own mount namespace over a fresh overlay of its
+//! rendered image, all sharing one PID, UTS, IPC and network namespace under acrun's supervisor.
+//!
+//! Policy (plain data, unit-tested without root): [`spec`] (the pod and its apps), [`env`],
+//! [`user`], [`filesystem`] (the mounts of the Linux view), and [`crate::isolators`].
+//! Mechanism (thin syscall layers, covered by end-to-end tests that run real pods): [`beneath`]
+//! (the path-beneath resolver), [`rootfs`], [`namespaces`], [`process`], [`runner`],
+//! [`crate::supervisor`], and [`launch`], which ties them together on the host side.
+//! [`state`] is the on-disk record other acrun commands read.
+
+pub mod beneath;
+pub mod env;
+pub mod filesystem;
+pub mod launch;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod runner;
+pub mod spec;
+pub mod state;
+pub mod user;

@@ -1,0 +1,141 @@
+//! Mechanism: the per-app runner, a child of the supervisor. It joins the app's cgroups, enters a
+//! mount namespace of its own, builds the app's root and pivots into it, resolves the user and
+//! working directory there, then runs `pre-start` to completion (a non-zero exit stops the app),
+//! the main process, and `post-stop` — all three as app processes ([`super::process`]), in the
+//! same root and with the same environment. Its exit code is the main process's (128+N for
+//! signal N), the failing `pre-start`'s, or 254 when acrun itself could not start the app.
+//!
+//! The runner keeps SIGTERM/SIGINT blocked (the supervisor's mask), so a signal the supervisor
+//! forwards to every process of the pod ends the apps while the runner lives on to run
+//! `post-stop`.
+
+use super::process::{self, Credentials};
+use super::spec::AppSpec;
+use super::{rootfs, user};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+use seccompiler::BpfProgram;
+use std::path::PathBuf;
+
+/// Exit code for acrun's own failures.
+pub const ACRUN_FAILURE: i32 = 254;
+
+/// What a runner needs.
+#[derive(Debug)]
+pub struct AppRuntime<'a> {
+    /// The app.
+    pub app: &'a AppSpec,
+    /// `<pod>/apps/<name>`.
+    pub app_dir: PathBuf,
+    /// `cgroup.procs` files to join.
+    pub cgroup_procs: Vec<PathBuf>,
+    /// Compiled seccomp filter.
+    pub filter: Option<BpfProgram>,
+}
+
+/// Runs the app's life; returns the runner's exit code.
+pub fn run(rt: &AppRuntime<'_>) -> i32 {
+    match setup(rt) {
+        Ok(creds) => lifecycle(rt, creds),
+        Err(message) => {
+            process::report(&rt.app.name, &message);
+            ACRUN_FAILURE
+        }
+    }
+}
+
+fn setup(rt: &AppRuntime<'_>) -> Result<Credentials, String> {
+    for f in &rt.cgroup_procs {
+        std::fs::write(f, "0").map_err(|e| format!("join cgroup {}: {e}", f.display()))?;
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("mount namespace: {e}"))?;
+    let root = rootfs::prepare(rt.app, &rt.app_dir).map_err(|e| e.to_string())?;
+    rootfs::pivot(std::os::fd::AsFd::as_fd(&root)).map_err(|e| e.to_string())?;
+    drop(root);
+    let (uid, gid) =
+        user::resolve_in_root(&rt.app.user, &rt.app.group).map_err(|e| e.to_string())?;
+    nix::unistd::chdir(rt.app.working_dir.as_str())
+        .map_err(|e| format!("working directory {}: {e}", rt.app.working_dir))?;
+    Ok(Credentials { uid, gid })
+}
+
+fn lifecycle(rt: &AppRuntime<'_>, creds: Credentials) -> i32 {
+    let name = &rt.app.name;
+    if let Some(pre) = &rt.app.pre_start {
+        let code = spawn_and_wait(rt, pre, creds);
+        if code != 0 {
+            process::report(
+                name,
+                &format!("pre-start handler exited with {code}; app not started"),
+            );
+            return code;
+        }
+    }
+    let code = spawn_and_wait(rt, &rt.app.exec, creds);
+    if let Some(post) = &rt.app.post_stop {
+        let post_code = spawn_and_wait(rt, post, creds);
+        if post_code != 0 {
+            process::report(name, &format!("post-stop handler exited with {post_code}"));
+        }
+    }
+    code
+}
+
+/// The shell convention for a wait status: the exit code, or 128+N for signal N.
+pub fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+/// Waits for `pid` to end, retrying on EINTR; its exit code.
+pub fn wait_for(pid: Pid) -> i32 {
+    loop {
+        match waitpid(pid, None) {
+            Ok(st) => {
+                if let Some(code) = exit_code(st) {
+                    return code;
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return ACRUN_FAILURE,
+        }
+    }
+}
+
+fn spawn_and_wait(rt: &AppRuntime<'_>, argv: &[String], creds: Credentials) -> i32 {
+    // SAFETY: the runner is single-threaded; the child only execs or exits.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let message = process::exec(rt.app, argv, creds, rt.filter.as_ref());
+            process::report(&rt.app.name, &message);
+            // SAFETY: leave without running the parent's destructors or atexit handlers.
+            unsafe { libc::_exit(ACRUN_FAILURE) }
+        }
+        Ok(ForkResult::Parent { child }) => wait_for(child),
+        Err(e) => {
+            process::report(&rt.app.name, &format!("fork: {e}"));
+            ACRUN_FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::signal::Signal;
+
+    #[test]
+    fn signals_become_128_plus_n() {
+        let pid = Pid::from_raw(1);
+        assert_eq!(exit_code(WaitStatus::Exited(pid, 3)), Some(3));
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(pid, Signal::SIGKILL, false)),
+            Some(137)
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! Pod state on disk, so `acrun list/status/stop/gc` work from another shell: the directory
+//! `<dir>/pods/<uuid>/` holds `state.json` (phase prepared → running → exited, the supervisor's
+//! pid, per-app exit codes, the cgroups to remove), `pod.json` (the reified pod manifest),
+//! `apps/<name>/{upper,work,rootfs,exit}` and `volumes/<name>`. `state.json` is only ever
+//! replaced whole (`appc::atomic_file`). Liveness is a lock, not a pid: the `acrun run` process
+//! holds an exclusive `flock` on `lock` for the pod's whole life (rkt's scheme), so a crashed run
+//! is seen as exited and a recycled pid is never mistaken for the pod.
+//!
+//! Defends against: half-written state after a crash; signalling a process that is no longer
+//! the pod's supervisor.
+
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where a pod is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Directory and cgroups made; not started.
+    Prepared,
+    /// Supervisor running.
+    Running,
+    /// Finished (normally or not).
+    Exited,
+}
+
+/// One app's record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppState {
+    /// App name.
+    pub name: String,
+    /// Image name.
+    pub image_name: String,
+    /// Image ID.
+    pub image_id: String,
+    /// Exit code (128+N for signal N) once known.
+    pub exit_code: Option<i32>,
+}
+
+/// `state.json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PodState {
+    /// UUID.
+    pub uuid: String,
+    /// Phase as last written.
+    pub phase: Phase,
+    /// Host pid of the supervisor while running.
+    pub pid: Option<i32>,
+    /// Seconds since the epoch.
+    pub created: u64,
+    /// Apps.
+    pub apps: Vec<AppState>,
+    /// The pod's exit code.
+    pub exit_code: Option<i32>,
+    /// cgroup directories to remove at gc, innermost first.
+    pub cgroups: Vec<PathBuf>,
+}
+
+/// Failure reading or writing pod state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// I/O on a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// Unparsable state.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: serde_json::Error,
+    },
+    /// No such pod.
+    #[error("no pod {0}")]
+    NoPod(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// `<dir>/pods`.
+pub fn pods_dir(dir: &Path) -> PathBuf {
+    dir.join("pods")
+}
+
+/// Writes `state.json` atomically.
+pub fn write(pod_dir: &Path, state: &PodState) -> Result<(), StateError> {
+    let path = pod_dir.join("state.json");
+    let bytes = serde_json::to_vec_pretty(state).map_err(|source| StateError::Json {
+        path: path.clone(),
+        source,
+    })?;
+    appc::atomic_file::write_atomically(&path, &bytes, 0o644).map_err(io_err(&path))
+}
+
+/// Reads `state.json`.
+pub fn read(pod_dir: &Path) -> Result<PodState, StateError> {
+    let path = pod_dir.join("state.json");
+    let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+    serde_json::from_slice(&bytes).map_err(|source| StateError::Json { path, source })
+}
+
+/// The exclusive lock that marks a live pod.
+#[derive(Debug)]
+pub struct PodLock(#[allow(dead_code)] Flock<File>);
+
+/// Takes the pod's lock (creating the file).
+pub fn lock(pod_dir: &Path) -> Result<PodLock, StateError> {
+    let path = pod_dir.join("lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock)
+        .map(PodLock)
+        .map_err(|(_, e)| StateError::Io {
+            path,
+            source: e.into(),
+        })
+}
+
+/// Whether some process holds the pod's lock.
+pub fn is_alive(pod_dir: &Path) -> bool {
+    let Ok(file) = File::open(pod_dir.join("lock")) else {
+        return false;
+    };
+    Flock::lock(file, FlockArg::LockSharedNonblock).is_err()
+}
+
+/// The exit code file the supervisor writes for an app.
+pub fn exit_file(pod_dir: &Path, app: &str) -> PathBuf {
+    pod_dir.join("apps").join(app).join("exit")
+}
+
+/// Reads an app's exit code file.
+pub fn read_exit(pod_dir: &Path, app: &str) -> Option<i32> {
+    std::fs::read_to_string(exit_file(pod_dir, app))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The pod's state with what the files say now: a "running" pod whose lock is free has exited,
+/// and app exit codes come from the supervisor's files when the state has none yet.
+pub fn current(pod_dir: &Path) -> Result<PodState, StateError> {
+    let mut st = read(pod_dir)?;
+    if st.phase == Phase::Running && !is_alive(pod_dir) {
+        st.phase = Phase::Exited;
+        st.pid = None;
+    }
+    for a in &mut st.apps {
+        if a.exit_code.is_none() {
+            a.exit_code = read_exit(pod_dir, &a.name);
+        }
+    }
+    Ok(st)
+}
+
+/// Every pod under `dir`, sorted by UUID.
+pub fn list(dir: &Path) -> Vec<(PathBuf, PodState)> {
+    let Ok(entries) = std::fs::read_dir(pods_dir(dir)) else {
+        return vec![];
+    };
+    let mut v: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| current(&e.path()).ok().map(|s| (e.path(), s)))
+        .collect();
+    v.sort_by(|a, b| a.1.uuid.cmp(&b.1.uuid));
+    v
+}
+
+/// Finds a pod by UUID or unique UUID prefix.
+pub fn find(dir: &Path, uuid: &str) -> Result<PathBuf, StateError> {
+    let matches: Vec<_> = list(dir)
+        .into_iter()
+        .filter(|(_, s)| s.uuid.starts_with(uuid))
+        .collect();
+    match matches.as_slice() {
+        [(p, _)] if !uuid.is_empty() => Ok(p.clone()),
+        _ => Err(StateError::NoPod(uuid.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(uuid: &str) -> PodState {
+        PodState {
+            uuid: uuid.into(),
+            phase: Phase::Running,
+            pid: Some(1),
+            created: 0,
+            apps: vec![AppState {
+                name: "a".into(),
+                image_name: "i".into(),
+                image_id: "x".into(),
+                exit_code: None,
+            }],
+            exit_code: None,
+            cgroups: vec![],
+        }
+    }
+
+    #[test]
+    fn a_running_pod_without_its_lock_holder_has_exited() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("apps/a")).unwrap();
+        write(t.path(), &state("u1")).unwrap();
+        std::fs::write(exit_file(t.path(), "a"), "3\n").unwrap();
+        let held = lock(t.path()).unwrap();
+        assert!(is_alive(t.path()));
+        assert_eq!(current(t.path()).unwrap().phase, Phase::Running);
+        drop(held);
+        let st = current(t.path()).unwrap();
+        assert_eq!(st.phase, Phase::Exited);
+        assert_eq!(st.apps[0].exit_code, Some(3));
+    }
+
+    #[test]
+    fn pods_are_found_by_unique_prefix() {
+        let t = tempfile::tempdir().unwrap();
+        for u in ["abc1", "abd2"] {
+            let d = pods_dir(t.path()).join(u);
+            std::fs::create_dir_all(&d).unwrap();
+            write(&d, &state(u)).unwrap();
+        }
+        assert!(find(t.path(), "abc").is_ok());
+        assert!(find(t.path(), "ab").is_err());
+        assert!(find(t.path(), "").is_err());
+    }
+}

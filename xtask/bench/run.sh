@@ -1,0 +1,42 @@
+#!/bin/sh
+# Warm start of a tiny static program: `acrun run` (image already in the store, rendered) vs
+# `crun run` on the same rootfs. Needs root, gcc, crun, hyperfine (xtask/debian-packages.txt) and a
+# release build of acrun (ACRUN=path, default target/release/acrun).
+# crun 1.8 refuses hybrid cgroup layouts whose cgroup2 lists a controller (hugetlb here), so every
+# case runs in a private mount namespace where an empty file hides
+# /sys/fs/cgroup/unified/cgroup.controllers (runtime-anchors B1/B5); nothing outside changes.
+set -eu
+RUNS=${RUNS:-100}
+ACRUN=$(realpath "${ACRUN:-target/release/acrun}")
+WORK=$(mktemp -d /tmp/acrun-bench.XXXXXX)
+cd "$WORK"
+printf 'int main(void){return 0;}\n' > true.c
+gcc -static -O2 -o true-static true.c
+mkdir -p img/rootfs/proc img/rootfs/dev img/rootfs/sys
+cp true-static img/rootfs/true
+cat > img/manifest <<'M'
+{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/true","labels":[{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}],"app":{"exec":["/true"],"user":"0","group":"0"}}
+M
+tar -C img -cf true.aci manifest rootfs
+export ACRUN_DIR="$WORK/state"
+"$ACRUN" fetch --insecure-options=image true.aci 2>/dev/null
+"$ACRUN" run --insecure-options=image example.com/true 2>/dev/null   # renders the tree once
+mkdir bundle && cp -a img/rootfs bundle/rootfs
+(cd bundle && crun spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"\/true"/' config.json)
+: > empty
+cat > ns.sh <<N
+mount --make-rprivate /
+mount --bind $WORK/empty /sys/fs/cgroup/unified/cgroup.controllers
+exec "\$@"
+N
+unshare -m sh ns.sh hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$WORK/result.json" \
+  -n "acrun run" "$ACRUN run --insecure-options=image example.com/true" \
+  -n "crun run" "crun run --bundle $WORK/bundle acrun-bench"
+python3 - "$WORK/result.json" <<'P'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    t = sorted(r["times"])
+    p = lambda q: t[min(len(t) - 1, int(q * len(t)))] * 1000
+    print(f"{r['command']}: median {p(0.5):.2f} ms, p90 {p(0.9):.2f} ms, min {t[0]*1000:.2f} ms ({len(t)} runs)")
+P
+echo "work dir: $WORK"
