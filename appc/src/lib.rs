@@ -67,6 +67,7 @@ pub mod source_date_epoch;
 pub mod trust;
 mod trusted_path;
 pub mod untrusted_text;
+pub mod utc;
 pub mod uuid;
 pub mod validation;
 pub mod version;

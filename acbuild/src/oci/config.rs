@@ -343,24 +343,7 @@ fn platform(manifest: &ImageManifest) -> Result<Platform, Unmappable> {
 
 /// `secs` after the epoch as an RFC 3339 UTC date-time (`2000-01-01T00:00:00Z`).
 pub fn rfc3339(secs: u64) -> String {
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (never negative here).
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    appc::utc::rfc3339(appc::utc::secs(secs))
 }
 
 #[cfg(test)]
