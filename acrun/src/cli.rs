@@ -83,6 +83,10 @@ pub enum Command {
     Run {
         #[command(flatten)]
         pod: RunArgs,
+        /// For images given by name: `missing` (the store first, then discovery), `always`
+        /// (discover and fetch) or `never` (the store only).
+        #[arg(long, value_enum, default_value = "missing")]
+        pull: crate::discovery::Pull,
         /// Comma-separated checks to turn off: `http` (allow plain http), `image` (no signature).
         #[arg(long, value_name = "OPTIONS", value_parser = Insecure::parse, default_value = "")]
         insecure_options: Insecure,
@@ -295,8 +299,9 @@ pub fn main() -> ExitCode {
         // --- pods ---
         Command::Run {
             pod,
+            pull,
             insecure_options,
-        } => return run_pod(&cli.dir, &store, &pod, insecure_options),
+        } => return run_pod(&cli.dir, &store, &pod, pull, insecure_options),
         Command::List { json } => pod_cmd::list(&cli.dir, json).map_err(Failure::from),
         Command::Status { uuid } => pod_cmd::status(&cli.dir, &uuid).map_err(Failure::from),
         Command::Stop { uuid, timeout } => {
@@ -318,12 +323,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `acrun run`: resolves images through the store (fetching paths and URLs first), runs the
-/// pod and exits with its code; 254 for acrun's own failures, 2 for usage errors.
+/// `acrun run`: resolves images as `acrun fetch` does ([`crate::discovery::obtain`]: names
+/// through the store, then discovery per `pull`; paths and URLs fetched), runs the pod and exits
+/// with its code; 254 for acrun's own failures, 2 for usage errors.
 fn run_pod(
     dir: &std::path::Path,
     trust: &appc::trust::TrustStore,
     args: &RunArgs,
+    pull: crate::discovery::Pull,
     insecure: Insecure,
 ) -> ExitCode {
     let fail = |code: u8, message: String| {
@@ -338,24 +345,18 @@ fn run_pod(
         Ok(j) => j,
         Err(e) => return fail(254, e.to_string()),
     };
+    let auth = match crate::auth::Credentials::load(&dir.join("auth.d")) {
+        Ok(a) => a,
+        Err(e) => return fail(2, e.to_string()),
+    };
     let opts = FetchOptions {
         insecure_http: insecure.http,
+        auth,
         ..FetchOptions::default()
     };
     let mut resolve = |reference: &str| -> Result<ImageInfo, String> {
-        let is_location = reference.contains("://")
-            || reference.ends_with(".aci")
-            || std::path::Path::new(reference).is_file();
-        let record = if is_location {
-            crate::fetch::fetch(&images, judge.as_ref(), &[reference.to_owned()], &opts)
-                .map_err(|e| e.to_string())?
-                .pop()
-                .ok_or_else(|| format!("{reference}: nothing fetched"))?
-        } else {
-            images
-                .find(reference, judge.as_ref())
-                .map_err(|e| e.to_string())?
-        };
+        let record = crate::discovery::obtain(&images, judge.as_ref(), reference, pull, &opts)
+            .map_err(|e| e.to_string())?;
         let r = images
             .render(&record.id, judge.as_ref())
             .map_err(|e| e.to_string())?;
@@ -449,18 +450,8 @@ fn fetch_names(
     let judge = image_cmd::judge(trust, insecure).map_err(Failure::from)?;
     let mut records = Vec::new();
     for arg in args {
-        let record = if crate::discovery::is_name(arg) {
-            crate::discovery::fetch_by_name(images, judge.as_ref(), arg, pull, opts)
-                .map_err(Failure::from)?
-        } else {
-            let mut r =
-                crate::fetch::fetch(images, judge.as_ref(), std::slice::from_ref(arg), opts)
-                    .map_err(|e| Failure::from(image_cmd::ImageCmdError::from(e)))?;
-            r.pop().ok_or_else(|| Failure {
-                usage: true,
-                message: format!("{arg}: nothing fetched"),
-            })?
-        };
+        let record = crate::discovery::obtain(images, judge.as_ref(), arg, pull, opts)
+            .map_err(Failure::from)?;
         records.push(record);
     }
     if json {

@@ -67,7 +67,8 @@ impl DiscoverError {
         matches!(
             self,
             DiscoverError::App(_) | DiscoverError::NotConfirmed | DiscoverError::NotStored(_)
-        )
+        ) || matches!(self, DiscoverError::Fetch(e) if e.is_usage())
+            || matches!(self, DiscoverError::Store(e) if e.is_usage())
     }
 }
 
@@ -130,6 +131,30 @@ pub fn is_name(arg: &str) -> bool {
         && !arg.ends_with(".aci")
         && !Path::new(arg).exists()
         && App::parse(arg).is_ok()
+}
+
+/// Turns an `acrun fetch` or `acrun run` argument into a stored image: a name goes to
+/// [`fetch_by_name`] (the store first, per `pull`, then discovery), a file or URL is fetched and
+/// verified, anything else (an image ID or a unique prefix of one) is looked up in the store.
+pub fn obtain(
+    store: &Store,
+    judge: Option<&Judge>,
+    arg: &str,
+    pull: Pull,
+    opts: &FetchOptions,
+) -> Result<Record, DiscoverError> {
+    if is_name(arg) && !arg.starts_with(appc::image_id::PREFIX) {
+        return fetch_by_name(store, judge, arg, pull, opts);
+    }
+    if arg.contains("://") || arg.ends_with(".aci") || Path::new(arg).is_file() {
+        let fetched = fetch::fetch(store, judge, &[arg.to_owned()], opts)
+            .map_err(|e| DiscoverError::Fetch(Box::new(e)))?;
+        return fetched
+            .into_iter()
+            .next()
+            .ok_or_else(|| DiscoverError::NotStored(arg.to_owned()));
+    }
+    Ok(store.find(arg, judge)?)
 }
 
 /// `acrun fetch NAME[:VERSION][,LABEL=VALUE]...`: the store first (per `pull`), then discovery.

@@ -4,7 +4,8 @@
 //! the test CA is given through `SSL_CERT_FILE`. Each refusal sits beside its allowed twin:
 //! trust without `--yes` off a terminal / with `--yes`; a label the image lacks / the same image
 //! without it; an image signed by a key not trusted / one signed by the trusted key; plain HTTP
-//! without / with `--insecure-options=http`.
+//! without / with `--insecure-options=http`; `acrun run NAME:VERSION` with `--pull=never` on an empty
+//! store / by discovery (then from the store), and run of the untrusted image refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -33,6 +34,12 @@ fn image(w: &World, name: &str, version: &str, key: &Path) -> std::path::PathBuf
     let dir = w.path(&format!("src-{tag}"));
     std::fs::create_dir_all(dir.join("rootfs")).unwrap();
     std::fs::write(dir.join("rootfs/hello"), format!("{name} {version}\n")).unwrap();
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox is missing: apt-get install busybox-static"
+    );
+    std::fs::create_dir_all(dir.join("rootfs/bin")).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("rootfs/bin/busybox")).unwrap();
     let manifest = serde_json::json!({
         "acKind": "ImageManifest", "acVersion": "0.8.11", "name": name,
         "labels": [
@@ -40,6 +47,10 @@ fn image(w: &World, name: &str, version: &str, key: &Path) -> std::path::PathBuf
             {"name": "os", "value": appc::discovery::host_os()},
             {"name": "arch", "value": appc::discovery::host_arch()},
         ],
+        "app": {
+            "exec": ["/bin/busybox", "sh", "-c", format!("echo ran {name} {version}; exit 7")],
+            "user": "0", "group": "0",
+        },
     });
     std::fs::write(dir.join("manifest"), manifest.to_string()).unwrap();
     let aci = w.path(&format!("{tag}.aci"));
@@ -121,6 +132,12 @@ step fetch_latest {acrun} fetch {DOMAIN}/hello --pull=always
 step fetch_label {acrun} fetch {DOMAIN}/hello:1.0,channel=beta --pull=always
 step fetch_evil {acrun} fetch {DOMAIN}/evil:1.0
 step image_list {acrun} image list --json
+export ACRUN_DIR=$W/state-run
+step run_trust {acrun} trust --prefix {DOMAIN} --yes
+step run_never {acrun} run --pull=never {DOMAIN}/hello:1.0
+step run_name {acrun} run {DOMAIN}/hello:1.0
+step run_stored {acrun} run --pull=never {DOMAIN}/hello:1.0
+step run_evil {acrun} run {DOMAIN}/evil:1.0
 kill $HTTPS; wait $HTTPS 2>/dev/null
 export ACRUN_DIR=$W/state-http
 step http_trust {acrun} trust --prefix {DOMAIN} $W/alice.pub.asc
@@ -258,6 +275,20 @@ fn trust_fetch_by_name_over_https_in_a_private_network() {
         !listed.contains("evil"),
         "the untrusted image was stored: {listed}"
     );
+
+    // `acrun run NAME:VERSION` in a fresh store: --pull=never refuses (nothing stored), the
+    // default discovers, fetches and runs; then --pull=never runs it from the store.
+    expect(&s, "run_trust", 0, &fp);
+    expect(&s, "run_never", 254, &format!("{DOMAIN}/hello:1.0"));
+    expect(&s, "run_name", 7, &format!("ran {DOMAIN}/hello 1.0"));
+    expect(&s, "run_stored", 7, &format!("ran {DOMAIN}/hello 1.0"));
+    let refused = expect(
+        &s,
+        "run_evil",
+        254,
+        &format!("acrun trust --prefix {DOMAIN}/evil"),
+    );
+    assert!(!refused.contains("ran "), "{refused}");
 
     expect(&s, "http_trust", 0, &fp);
     let refused = expect(&s, "http_refused", 1, "discovery of image endpoints");
