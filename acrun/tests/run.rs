@@ -46,15 +46,7 @@ fn image(w: &World, name: &str, app_json: &str, links: &[(&str, &str)]) -> PathB
         r#"{{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/{name}","labels":[{{"name":"os","value":"linux"}},{{"name":"arch","value":"amd64"}}],"app":{app_json}}}"#
     );
     std::fs::write(src.join("manifest"), manifest).unwrap();
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(&src)
-        .arg("-czf")
-        .arg(&aci)
-        .args(["manifest", "rootfs"])
-        .status()
-        .expect("tar is required");
-    assert!(st.success());
+    support::tar_aci(&src, &aci);
     aci
 }
 

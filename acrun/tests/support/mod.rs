@@ -121,15 +121,7 @@ impl World {
         );
         std::fs::write(src.join("manifest"), manifest).unwrap();
         let aci = self.path(file);
-        let status = Command::new("tar")
-            .arg("-C")
-            .arg(&src)
-            .arg("-czf")
-            .arg(&aci)
-            .args(["manifest", "rootfs"])
-            .status()
-            .expect("tar is required");
-        assert!(status.success());
+        tar_aci(&src, &aci);
         aci
     }
 
@@ -181,4 +173,18 @@ impl World {
         );
         String::from_utf8(out.stderr).unwrap()
     }
+}
+
+/// Pack `src/manifest` and `src/rootfs` into the gzip ACI `aci` with GNU tar (an archive made by
+/// another tool than ours, as images from elsewhere are).
+pub fn tar_aci(src: &Path, aci: &Path) {
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(src)
+        .arg("-czf")
+        .arg(aci)
+        .args(["manifest", "rootfs"])
+        .status()
+        .expect("tar is required");
+    assert!(status.success());
 }
