@@ -102,6 +102,9 @@ pub enum Command {
         /// Pod UUID (or unique prefix).
         uuid: String,
     },
+    /// Pod identity on the host: verify a pod's HMAC signature, rotate the store's key.
+    #[command(subcommand)]
+    Metadata(crate::metadata_cmd::MetadataCommand),
     /// Stop a pod: SIGTERM to its apps, SIGKILL after the timeout.
     Stop {
         /// Pod UUID (or unique prefix).
@@ -303,6 +306,10 @@ pub fn main() -> ExitCode {
             insecure_options,
         } => return run_pod(&cli.dir, &store, &pod, pull, insecure_options),
         Command::List { json } => pod_cmd::list(&cli.dir, json).map_err(Failure::from),
+        Command::Metadata(cmd) => crate::metadata_cmd::run(&cli.dir, &cmd).map_err(|e| Failure {
+            usage: e.is_usage(),
+            message: e.to_string(),
+        }),
         Command::Status { uuid } => pod_cmd::status(&cli.dir, &uuid).map_err(Failure::from),
         Command::Stop { uuid, timeout } => {
             pod_cmd::stop(&cli.dir, &uuid, std::time::Duration::from_secs(timeout))
@@ -360,9 +367,13 @@ fn run_pod(
         let r = images
             .render(&record.id, judge.as_ref())
             .map_err(|e| e.to_string())?;
+        let stored = images.layout().tree(&r.id).join("manifest");
+        let manifest_json =
+            std::fs::read(&stored).map_err(|e| format!("{}: {e}", stored.display()))?;
         Ok(ImageInfo {
             id: r.id.to_string(),
             manifest: r.manifest,
+            manifest_json,
             rootfs: r.rootfs,
         })
     };

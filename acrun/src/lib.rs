@@ -11,6 +11,8 @@ pub mod fetch;
 pub mod image_cmd;
 mod image_name;
 pub mod isolators;
+pub mod metadata;
+pub mod metadata_cmd;
 pub mod pod;
 pub mod pod_cmd;
 pub mod run_cmd;

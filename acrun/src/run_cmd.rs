@@ -3,7 +3,10 @@
 //! [`crate::pod::spec::PodSpec`], then a running pod. This file parses and combines flags; the
 //! work is in [`crate::pod`].
 
-use crate::pod::launch;
+use crate::metadata::routes::PodInfo;
+use crate::metadata::server::Listening;
+use crate::pod::launch::{self, Services};
+use crate::pod::namespaces;
 use crate::pod::spec::{self, ImageInfo, Net, PodOptions};
 use crate::pod::state;
 use appc::isolator::{Isolator, IsolatorValue, RequestLimit, SeccompSet};
@@ -12,7 +15,7 @@ use appc::manifest::pod::{Mount, PodManifest, RuntimeApp, RuntimeImage, Volume, 
 use appc::name::AcName;
 use appc::quantity::Quantity;
 use clap::Parser;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 /// Pod-level flags of `acrun run`.
@@ -40,6 +43,10 @@ pub struct RunArgs {
     /// Refuse to run when an isolator cannot be enforced.
     #[arg(long)]
     pub strict: bool,
+    /// In a pod of several apps, prefix each output line with `[APP] `: `auto` (when stdout is
+    /// a terminal; piped output stays byte-exact), `always` or `never`.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub output_prefix: String,
     /// IMAGE [APP FLAGS] [-- ARGS] [--- IMAGE ...]
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub apps: Vec<String>,
@@ -128,6 +135,9 @@ pub enum RunError {
     /// Starting the pod.
     #[error(transparent)]
     Launch(#[from] launch::LaunchError),
+    /// The metadata service's key or token.
+    #[error("metadata service: {0}")]
+    Metadata(#[from] crate::metadata::key::KeyError),
     /// Pod directory.
     #[error("{path}: {source}")]
     Io {
@@ -488,6 +498,11 @@ pub fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let pod = pod_manifest(args, &requests, &images)?;
     let uuid = new_uuid()?;
+    let net = if args.net == "host" {
+        Net::Host
+    } else {
+        Net::None
+    };
     let pod_dir = state::pods_dir(dir).join(&uuid);
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -497,24 +512,47 @@ pub fn run(
     let pod_json = pod_dir.join("pod.json");
     appc::atomic_file::write_atomically(&pod_json, &pod.to_json_pretty(), 0o644)
         .map_err(io(&pod_json))?;
+    crate::metadata::key::load_or_create(dir)?;
+    let netns = namespaces::new_network(net).map_err(io(Path::new("network namespace")))?;
+    let listening = Listening::new(netns).map_err(io(Path::new("metadata service socket")))?;
+    let token = crate::metadata::new_token()?;
+    let metadata_url = listening
+        .url(&token)
+        .map_err(io(Path::new("metadata service socket")))?;
+    let uuid_value = uuid
+        .parse()
+        .map_err(|_| RunError::Image(format!("bad pod UUID {uuid}")))?;
+    let served: Vec<_> = images
+        .iter()
+        .map(|i| (i.manifest_json.clone(), &i.manifest))
+        .collect();
+    let info = PodInfo::new(uuid_value, token, &pod, &served);
     let opts = PodOptions {
         uuid: uuid.clone(),
         hostname: args.hostname.clone(),
-        net: if args.net == "host" {
-            Net::Host
-        } else {
-            Net::None
-        },
+        net,
         set_env,
         pod_dir: pod_dir.clone(),
         interactive: args.interactive,
+        metadata_url,
+        hidden: vec![crate::metadata::key::key_dir(dir)],
+        prefix_output: match args.output_prefix.as_str() {
+            "always" => true,
+            "never" => false,
+            _ => std::io::stdout().is_terminal(),
+        },
     };
     let spec = spec::build(&pod, &images, &opts)?;
     if let Some(f) = &args.uuid_file_save {
         appc::atomic_file::write_atomically(f, format!("{uuid}\n").as_bytes(), 0o644)
             .map_err(io(f))?;
     }
-    Ok(launch::run(&spec, &pod_dir, args.strict)?)
+    let services = Services {
+        metadata: listening,
+        pod: info,
+        dir: dir.to_owned(),
+    };
+    Ok(launch::run(&spec, &pod_dir, args.strict, services)?)
 }
 
 #[cfg(test)]

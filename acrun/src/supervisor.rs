@@ -1,5 +1,6 @@
 //! The pod supervisor: acrun's own PID 1 of the pod's PID namespace (no systemd, no nspawn). It
-//! makes the pod's mount tree private, sets the hostname, brings `lo` up, forks one runner per
+//! makes the pod's mount tree private, covers the host paths the pod must not see (the HMAC
+//! key's directory), sets the hostname, forks one runner per
 //! app ([`crate::pod::runner`]), then waits for signals: SIGCHLD reaps runners and orphans (as a
 //! PID 1 must), SIGTERM/SIGINT/SIGHUP/SIGQUIT are forwarded to every process of the pod. When the
 //! last runner is gone it writes each app's exit code and exits with the pod's: the first
@@ -8,10 +9,9 @@
 //! Defends against: zombie build-up and lost exit codes (rkt #1460/#3129); signals reaching an
 //! app that has no handler for them as PID 1 (apps are never PID 1 here).
 
-use crate::pod::namespaces;
 use crate::pod::rootfs;
 use crate::pod::runner::{self, ACRUN_FAILURE, AppRuntime};
-use crate::pod::spec::{Net, PodSpec};
+use crate::pod::spec::PodSpec;
 use crate::pod::state;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};
@@ -83,10 +83,10 @@ pub fn run(
 
 fn setup(spec: &PodSpec) -> Result<(), String> {
     rootfs::make_private().map_err(|e| e.to_string())?;
-    nix::unistd::sethostname(&spec.hostname).map_err(|e| format!("hostname: {e}"))?;
-    if spec.net == Net::None {
-        namespaces::loopback_up().map_err(|e| format!("bring lo up: {e}"))?;
+    for path in &spec.hidden {
+        rootfs::cover(path).map_err(|e| e.to_string())?;
     }
+    nix::unistd::sethostname(&spec.hostname).map_err(|e| format!("hostname: {e}"))?;
     if !spec.interactive {
         let null = nix::fcntl::open(
             "/dev/null",

@@ -1,8 +1,9 @@
 //! Mechanism, host side of `acrun run`: creates the pod directory (per-app upper/work/rootfs
 //! directories, empty volumes), the cgroups, compiles the seccomp filters, records the state,
 //! then makes the supervisor with one `clone` into the pod's namespaces and waits for it,
-//! forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT. In a pod of several apps, each app's stdout and
-//! stderr come back through pipes and are printed line by line with an `[app]` prefix.
+//! forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT, and serves the metadata service while the pod runs.
+//! When `PodSpec::prefix_output` is set (several apps, and `--output-prefix`), each app's stdout
+//! and stderr come back through pipes and are printed line by line with an `[app]` prefix.
 //!
 //! acrun marks itself non-dumpable before anything else, and the supervisor and runners inherit
 //! it: no app can ptrace them or open their `/proc/PID/{root,fd,exe}` (rkt #3999,
@@ -14,11 +15,13 @@ use super::spec::PodSpec;
 use super::state::{self, AppState, Phase, PodState};
 use crate::isolators::cgroup::{self, Controller, PodCgroups};
 use crate::isolators::{self, Limits};
+use crate::metadata::routes::PodInfo;
+use crate::metadata::server::{Listening, Service};
 use crate::supervisor::{self, AppOutput};
 use nix::sys::signal::{SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use std::io::{BufRead, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Why a pod could not be run.
@@ -61,8 +64,25 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LaunchError + '_ {
     }
 }
 
+/// What the host side serves the pod while it runs: the metadata service, bound in the pod's
+/// network namespace before the pod exists (its URL is in every app's environment).
+#[derive(Debug)]
+pub struct Services {
+    /// The service's socket and the pod's network namespace.
+    pub metadata: Listening,
+    /// What the service answers.
+    pub pod: PodInfo,
+    /// acrun's state directory (the HMAC key).
+    pub dir: PathBuf,
+}
+
 /// Runs the pod to completion; returns acrun's exit code. Warnings go to stderr.
-pub fn run(spec: &PodSpec, pod_dir: &Path, strict: bool) -> Result<i32, LaunchError> {
+pub fn run(
+    spec: &PodSpec,
+    pod_dir: &Path,
+    strict: bool,
+    services: Services,
+) -> Result<i32, LaunchError> {
     let _ = nix::sys::prctl::set_dumpable(false);
     make_dirs(spec, pod_dir)?;
     let (cgroups, unenforced) = make_cgroups(spec)?;
@@ -106,7 +126,7 @@ pub fn run(spec: &PodSpec, pod_dir: &Path, strict: bool) -> Result<i32, LaunchEr
     };
     let lock = state::lock(pod_dir)?;
     state::write(pod_dir, &record)?;
-    let code = start_and_wait(spec, pod_dir, &runtimes, &mut record);
+    let code = start_and_wait(spec, pod_dir, &runtimes, &mut record, services);
     record.phase = Phase::Exited;
     record.pid = None;
     for a in &mut record.apps {
@@ -178,6 +198,7 @@ fn start_and_wait(
     pod_dir: &Path,
     runtimes: &[AppRuntime<'_>],
     record: &mut PodState,
+    services: Services,
 ) -> Result<i32, LaunchError> {
     let (outputs, readers) = output_pipes(spec)?;
     let signals = supervisor::handled_signals();
@@ -190,7 +211,23 @@ fn start_and_wait(
     })?;
     let mut outputs = Some(outputs);
     let mut stack = vec![0u8; 8 << 20];
+    let netns = services.metadata.netns.as_ref().map(|f| f.as_raw_fd());
+    let listener = services.metadata.listener.as_raw_fd();
     let callback = Box::new(|| {
+        // SAFETY: in the child, closing its copies of two descriptors this process owns.
+        unsafe { libc::close(listener) };
+        if let Some(ns) = netns {
+            // SAFETY: `ns` is open in the child (a copy of the parent's table) until closed here.
+            let joined = nix::sched::setns(
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(ns) },
+                nix::sched::CloneFlags::CLONE_NEWNET,
+            );
+            unsafe { libc::close(ns) };
+            if let Err(e) = joined {
+                eprintln!("acrun: pod {}: join the network namespace: {e}", spec.uuid);
+                return ACRUN_FAILURE as isize;
+            }
+        }
         let outs = outputs.take().unwrap_or_default();
         supervisor::run(spec, pod_dir, runtimes, outs) as isize
     });
@@ -200,7 +237,7 @@ fn start_and_wait(
         nix::sched::clone(
             callback,
             &mut stack,
-            namespaces::clone_flags(spec.net),
+            namespaces::clone_flags(),
             Some(Signal::SIGCHLD as i32),
         )
     };
@@ -215,11 +252,25 @@ fn start_and_wait(
             });
         }
     };
+    // Threads only from here on: the supervisor was cloned from a single-threaded process.
+    let service = match Service::start(services.metadata, services.pod, services.dir) {
+        Ok(s) => s,
+        Err(source) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+            return Err(LaunchError::Io {
+                path: "metadata service".into(),
+                source,
+            });
+        }
+    };
     record.phase = Phase::Running;
     record.pid = Some(child.as_raw());
     let written = state::write(pod_dir, record);
     let printers: Vec<_> = readers.into_iter().map(spawn_printer).collect();
     let code = wait_forwarding(child, &signals);
+    service.stop();
     for p in printers {
         let _ = p.join();
     }
@@ -251,7 +302,7 @@ fn wait_forwarding(child: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) 
 type Reader = (OwnedFd, String, bool);
 
 fn output_pipes(spec: &PodSpec) -> Result<(Vec<AppOutput>, Vec<Reader>), LaunchError> {
-    if spec.apps.len() < 2 {
+    if !spec.prefix_output {
         return Ok((spec.apps.iter().map(|_| None).collect(), vec![]));
     }
     let mut outs = Vec::new();

@@ -324,6 +324,24 @@ pub fn make_private() -> Result<(), SetupError> {
         .step(|| "make / private".into())
 }
 
+/// Covers the host directory `path` with an empty, read-only tmpfs in this mount namespace (the
+/// supervisor's, which every app's namespace copies), so nothing in the pod can reach what is
+/// under it, not even through `/proc/1/root`. A missing path needs no cover.
+pub fn cover(path: &Path) -> Result<(), SetupError> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(
+        Some("tmpfs"),
+        path,
+        Some("tmpfs"),
+        flags,
+        Some("size=4k,mode=000"),
+    )
+    .step(|| format!("cover {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

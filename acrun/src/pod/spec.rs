@@ -30,6 +30,8 @@ pub struct ImageInfo {
     pub id: String,
     /// Its manifest.
     pub manifest: ImageManifest,
+    /// The manifest's bytes as stored (served by the metadata service).
+    pub manifest_json: Vec<u8>,
     /// The rendered rootfs directory (read-only; never written).
     pub rootfs: PathBuf,
 }
@@ -49,6 +51,12 @@ pub struct PodOptions {
     pub pod_dir: PathBuf,
     /// Pass stdin through.
     pub interactive: bool,
+    /// `AC_METADATA_URL` of every app.
+    pub metadata_url: String,
+    /// Host paths the pod must never see (covered in the supervisor's mount namespace).
+    pub hidden: Vec<PathBuf>,
+    /// Prefix each line of output with its app's name when there are several apps.
+    pub prefix_output: bool,
 }
 
 /// One volume mounted into one app.
@@ -135,6 +143,10 @@ pub struct PodSpec {
     pub interactive: bool,
     /// What became of every isolator.
     pub notices: Vec<Notice>,
+    /// Host paths covered with an empty tmpfs in the pod's mount namespace (the HMAC key).
+    pub hidden: Vec<PathBuf>,
+    /// Print each app's output lines with an `[app]` prefix.
+    pub prefix_output: bool,
 }
 
 /// Why a pod cannot be planned.
@@ -223,11 +235,13 @@ pub fn build(
             .clone()
             .unwrap_or_else(|| format!("acrun-{short}")),
         net: opts.net,
-        apps,
         empty_volumes,
         limits,
         interactive: opts.interactive,
         notices,
+        hidden: opts.hidden.clone(),
+        prefix_output: opts.prefix_output && apps.len() > 1,
+        apps,
     })
 }
 
@@ -261,7 +275,7 @@ fn app_spec(
         group: app.group.clone(),
         supplementary_gids: app.supplementary_gids.clone(),
         working_dir: app.working_directory.clone().unwrap_or_else(|| "/".into()),
-        env: env::app_environment(name, "", &image_env, &opts.set_env),
+        env: env::app_environment(name, &opts.metadata_url, &image_env, &opts.set_env),
         pre_start: handler(Event::PreStart),
         post_stop: handler(Event::PostStop),
         mounts,
@@ -393,6 +407,7 @@ mod tests {
         ImageInfo {
             id: "sha512-00".into(),
             manifest,
+            manifest_json: vec![],
             rootfs: "/store/tree".into(),
         }
     }
@@ -424,6 +439,9 @@ mod tests {
             set_env: vec![("X".into(), "1".into())],
             pod_dir: "/pods/p".into(),
             interactive: false,
+            metadata_url: "http://127.0.0.1:9/t".into(),
+            hidden: vec![],
+            prefix_output: true,
         }
     }
 
