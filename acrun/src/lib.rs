@@ -13,6 +13,7 @@ mod image_name;
 pub mod isolators;
 pub mod pod;
 pub mod pod_cmd;
+pub mod pod_manifest_file;
 pub mod run_cmd;
 pub mod store;
 pub mod supervisor;

@@ -44,6 +44,9 @@ pub enum LaunchError {
     /// `--strict` and something cannot be enforced.
     #[error("--strict: {0}")]
     Strict(String),
+    /// Published ports.
+    #[error(transparent)]
+    Ports(#[from] super::ports::PortError),
     /// A system call of the launch itself.
     #[error("{what}: {source}")]
     Sys {
@@ -179,6 +182,7 @@ fn start_and_wait(
     runtimes: &[AppRuntime<'_>],
     record: &mut PodState,
 ) -> Result<i32, LaunchError> {
+    let listeners = super::ports::Listeners::bind(&spec.ports)?;
     let (outputs, readers) = output_pipes(spec)?;
     let signals = supervisor::handled_signals();
     let mut old = nix::sys::signal::SigSet::empty();
@@ -191,6 +195,7 @@ fn start_and_wait(
     let mut outputs = Some(outputs);
     let mut stack = vec![0u8; 8 << 20];
     let callback = Box::new(|| {
+        listeners.close_in_child();
         let outs = outputs.take().unwrap_or_default();
         supervisor::run(spec, pod_dir, runtimes, outs) as isize
     });
@@ -215,6 +220,9 @@ fn start_and_wait(
             });
         }
     };
+    let served = (listeners.serve(child.as_raw())).inspect_err(|_| {
+        let _ = kill(child, Signal::SIGKILL);
+    });
     record.phase = Phase::Running;
     record.pid = Some(child.as_raw());
     let written = state::write(pod_dir, record);
@@ -225,6 +233,7 @@ fn start_and_wait(
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     written?;
+    served?;
     Ok(code)
 }
 

@@ -49,6 +49,8 @@ pub struct PodOptions {
     pub pod_dir: PathBuf,
     /// Pass stdin through.
     pub interactive: bool,
+    /// Published ports ([`super::ports::plan`]).
+    pub ports: Vec<super::ports::Forward>,
 }
 
 /// One volume mounted into one app.
@@ -135,6 +137,8 @@ pub struct PodSpec {
     pub interactive: bool,
     /// What became of every isolator.
     pub notices: Vec<Notice>,
+    /// Published ports.
+    pub ports: Vec<super::ports::Forward>,
 }
 
 /// Why a pod cannot be planned.
@@ -228,6 +232,7 @@ pub fn build(
         limits,
         interactive: opts.interactive,
         notices,
+        ports: opts.ports.clone(),
     })
 }
 
@@ -424,6 +429,7 @@ mod tests {
             set_env: vec![("X".into(), "1".into())],
             pod_dir: "/pods/p".into(),
             interactive: false,
+            ports: vec![],
         }
     }
 

@@ -1,0 +1,71 @@
+//! Pod images made from busybox-static for the pod tests of `ports.rs` and `pod_manifest.rs`:
+//! an image named `example.com/NAME` whose app is given as JSON, packed with GNU tar.
+//! (`run.rs` keeps its own copy of this builder for now.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::World;
+
+pub const BUSYBOX: &str = "/bin/busybox";
+const APPLETS: &[&str] = &[
+    "sh", "echo", "cat", "nc", "sleep", "test", "true", "env", "mkdir", "touch", "id",
+];
+
+/// A busybox image `example.com/NAME` (written once per world) whose app is `app_json`, with
+/// extra files `(rootfs path, host file)`.
+pub fn image(w: &World, name: &str, app_json: &str, files: &[(&str, &Path)]) -> PathBuf {
+    assert!(
+        Path::new(BUSYBOX).exists(),
+        "{BUSYBOX} is missing: apt-get install busybox-static"
+    );
+    let aci = w.path(&format!("{name}.aci"));
+    if aci.exists() {
+        return aci;
+    }
+    let src = w.path(&format!("{name}.src"));
+    let root = src.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
+    for a in APPLETS {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    for (path, host) in files {
+        std::fs::copy(host, root.join(path)).unwrap();
+    }
+    let manifest = format!(
+        r#"{{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/{name}","labels":[{{"name":"version","value":"1.0"}},{{"name":"os","value":"linux"}},{{"name":"arch","value":"amd64"}}],"app":{app_json}}}"#
+    );
+    std::fs::write(src.join("manifest"), manifest).unwrap();
+    super::tar_aci(&src, &aci);
+    aci
+}
+
+/// `acrun ARGS...` in this world.
+pub fn acrun(w: &World, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_acrun"))
+        .env("ACRUN_DIR", w.path("state"))
+        .env("ACRUN_SYSTEM_TRUST_DIR", w.path("system-trust"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Exit code, stdout and stderr, for assertion messages.
+pub fn explain(o: &Output) -> String {
+    format!(
+        "code {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A TCP port free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
