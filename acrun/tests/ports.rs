@@ -9,10 +9,11 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use support::World;
 use support::busybox::{acrun, explain, free_port, image};
+use support::pod::{Pod, eventually};
 
 /// A statically linked UDP echo server (busybox has none), built here with gcc.
 fn udp_echo(w: &World) -> PathBuf {
@@ -38,79 +39,6 @@ fn servers(w: &World, unused_port: u16) -> PathBuf {
                  {{"name":"unused","protocol":"tcp","port":{unused_port}}}]}}"#
     );
     image(w, "servers", &app, &[("bin/udp-echo", &udp_echo(w))])
-}
-
-/// A pod started in the background; stopped with `acrun stop` when dropped.
-struct Pod<'w> {
-    w: &'w World,
-    child: Option<Child>,
-    uuid: String,
-}
-
-impl<'w> Pod<'w> {
-    fn start(w: &'w World, args: &[&str]) -> Pod<'w> {
-        let uuid_file = w.path("uuid");
-        let _ = std::fs::remove_file(&uuid_file);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_acrun"))
-            .env("ACRUN_DIR", w.path("state"))
-            .env("ACRUN_SYSTEM_TRUST_DIR", w.path("system-trust"))
-            .args(["run", "--insecure-options=image", "--uuid-file-save"])
-            .arg(&uuid_file)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(u) = std::fs::read_to_string(&uuid_file) {
-                let st = acrun(w, &["status", u.trim()]);
-                if String::from_utf8_lossy(&st.stdout).contains("state=running") {
-                    return Pod {
-                        w,
-                        child: Some(child),
-                        uuid: u.trim().to_owned(),
-                    };
-                }
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-                panic!("the pod ended before running: {status}: {err}");
-            }
-            assert!(Instant::now() < deadline, "the pod did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `acrun stop`, then acrun's exit code.
-    fn stop(mut self) -> i32 {
-        let o = acrun(self.w, &["stop", &self.uuid]);
-        assert_eq!(o.status.code(), Some(0), "{}", explain(&o));
-        let status = self.child.take().unwrap().wait().unwrap();
-        status.code().unwrap_or(-1)
-    }
-}
-
-impl Drop for Pod<'_> {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = acrun(self.w, &["stop", "--timeout", "1", &self.uuid]);
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Retries `attempt` until it gives an answer (the app may not listen yet).
-fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = attempt() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: no answer in time");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Sends `data` through a TCP echo, closes the sending side, reads the answer to EOF.
@@ -155,6 +83,7 @@ fn tcp_and_udp_reach_the_pod_through_published_ports() {
     let pod = Pod::start(
         &w,
         &[
+            "--insecure-options=image",
             "--port",
             &flags[0],
             "--port",
