@@ -1,8 +1,8 @@
 //! End-to-end tests of `acrun run --pod-manifest FILE`: a two-app pod described only by an appc
 //! pod manifest — images by name and labels and by ID, app overrides, an empty volume shared by
-//! both apps, a read-only host volume, an isolator, annotations and ports — and the refusals
-//! (an invalid manifest, an ID whose image has another name, IMAGE arguments beside the file),
-//! each beside the same manifest allowed.
+//! both apps, a read-only host volume, app and pod isolators, annotations and ports — and the
+//! refusals (an invalid manifest, an ID whose image has another name, IMAGE arguments beside the
+//! file), each beside the same manifest allowed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -122,6 +122,25 @@ fn a_pod_manifest_runs_its_apps_volumes_isolators_and_ports() {
     assert_eq!(pod["apps"][1]["annotations"][0]["value"], "reader");
     assert_eq!(pod["annotations"][0]["value"], "pod-test");
     assert_eq!(pod["ports"][0]["hostIP"], "127.0.0.1");
+}
+
+#[test]
+fn a_pod_level_memory_isolator_bounds_the_apps() {
+    let w = World::new();
+    let web_id = stored_images(&w);
+    let alloc = "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null && echo allocated";
+    let pod = |isolators: Value| {
+        json!({"acKind": "PodManifest", "acVersion": "0.8.11",
+               "apps": [{"name": "a", "image": {"id": web_id}, "app": sh_app(alloc)}],
+               "isolators": isolators})
+    };
+    let o = run_manifest(&w, &pod(json!([])), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", explain(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "allocated\n");
+    let limit = json!([{"name": "resource/memory", "value": {"limit": "32Mi"}}]);
+    let o = run_manifest(&w, &pod(limit), &[]);
+    assert_eq!(o.status.code(), Some(137), "{}", explain(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
 }
 
 #[test]

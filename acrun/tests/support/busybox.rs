@@ -10,6 +10,7 @@ use super::World;
 pub const BUSYBOX: &str = "/bin/busybox";
 const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "nc", "sleep", "test", "true", "env", "mkdir", "touch", "id", "chown",
+    "dd",
 ];
 
 /// A busybox image `example.com/NAME` (written once per world) whose app is `app_json`, with
