@@ -14,7 +14,8 @@
 //! joins the pod's network namespace (`setns` on `/proc/PID/ns/net`, opened once) and connects
 //! to `127.0.0.1:PODPORT` there — a socket belongs to the namespace it was created in — then
 //! bytes are copied both ways, each direction half-closed on its own EOF. UDP: one pod-side
-//! socket per client address, dropped after [`UDP_IDLE`] without a reply.
+//! socket per client address, dropped after [`UDP_IDLE`] without a reply. At most
+//! [`MAX_PEERS`] connections or clients per forward are served at once.
 //!
 //! Defends against: a forward that reaches the host instead of the pod (no connection is made
 //! unless `setns` succeeded in that very thread); a port silently taken by another process (the
@@ -33,11 +34,16 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a UDP client may stay silent before its pod-side socket is closed.
 pub const UDP_IDLE: Duration = Duration::from_secs(120);
+
+/// At most this many TCP connections (or UDP clients) per forward at once; more are closed (or
+/// dropped) at once, so a flood from the network costs acrun a bounded number of threads.
+pub const MAX_PEERS: usize = 1024;
 
 /// A transport protocol acrun forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,20 +373,25 @@ fn pod_loopback(port: u16) -> SocketAddr {
 }
 
 fn accept_tcp(listener: &TcpListener, netns: &Arc<File>, pod_port: u16) {
+    let open = Arc::new(AtomicUsize::new(0));
     for client in listener.incoming() {
         let Ok(client) = client else {
             // Out of descriptors or memory: let the pod's connections drain.
             std::thread::sleep(Duration::from_millis(50));
             continue;
         };
-        let netns = Arc::clone(netns);
+        if open.fetch_add(1, Ordering::SeqCst) >= MAX_PEERS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let (netns, open) = (Arc::clone(netns), Arc::clone(&open));
         std::thread::spawn(move || {
-            if !join_pod(&netns) {
-                return;
-            }
-            if let Ok(pod) = TcpStream::connect(pod_loopback(pod_port)) {
+            if join_pod(&netns)
+                && let Ok(pod) = TcpStream::connect(pod_loopback(pod_port))
+            {
                 splice_both_ways(client, pod);
             }
+            open.fetch_sub(1, Ordering::SeqCst);
         });
     }
 }
@@ -436,6 +447,9 @@ fn session(
     let mut map = sessions.lock().ok()?;
     if let Some(s) = map.get(&client) {
         return Some(Arc::clone(s));
+    }
+    if map.len() >= MAX_PEERS {
+        return None;
     }
     let pod = UdpSocket::bind(pod_loopback(0)).ok()?;
     pod.connect(pod_loopback(pod_port)).ok()?;
