@@ -15,6 +15,7 @@ pub mod metadata;
 pub mod metadata_cmd;
 pub mod pod;
 pub mod pod_cmd;
+pub mod pod_manifest_file;
 pub mod run_cmd;
 pub mod store;
 pub mod supervisor;

@@ -7,6 +7,7 @@ use crate::metadata::routes::PodInfo;
 use crate::metadata::server::Listening;
 use crate::pod::launch::{self, Services};
 use crate::pod::namespaces;
+use crate::pod::ports;
 use crate::pod::spec::{self, ImageInfo, Net, PodOptions};
 use crate::pod::state;
 use appc::isolator::{Isolator, IsolatorValue, RequestLimit, SeccompSet};
@@ -47,8 +48,20 @@ pub struct RunArgs {
     /// a terminal; piped output stays byte-exact), `always` or `never`.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub output_prefix: String,
+    /// Publish an app's port: `NAME:[HOSTIP:]HOSTPORT` (HOSTIP default 0.0.0.0, as in appc,
+    /// rkt and Docker); forwarded to 127.0.0.1:PORT in the pod. Not with `--net=host`.
+    #[arg(long = "port", value_name = "NAME:[HOSTIP:]HOSTPORT")]
+    pub ports: Vec<String>,
+    /// Run the pod an appc pod manifest describes (apps, overrides, volumes, mounts, ports,
+    /// isolators, annotations) instead of IMAGE arguments.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["apps", "volumes", "ports"])]
+    pub pod_manifest: Option<PathBuf>,
     /// IMAGE [APP FLAGS] [-- ARGS] [--- IMAGE ...]
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        required_unless_present = "pod_manifest",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub apps: Vec<String>,
 }
 
@@ -425,6 +438,10 @@ pub fn pod_manifest(
     for v in &args.volumes {
         pod.volumes.push(parse_volume(v)?);
     }
+    for p in &args.ports {
+        pod.ports
+            .push(ports::parse_flag(p).map_err(|e| usage(e.to_string()))?);
+    }
     for (req, image) in requests.iter().zip(images) {
         let name = app_name(image, req)?;
         if pod.apps.iter().any(|a| a.name == name) {
@@ -481,7 +498,6 @@ pub fn run(
     args: &RunArgs,
     resolve: &mut dyn FnMut(&str) -> Result<ImageInfo, String>,
 ) -> Result<i32, RunError> {
-    let requests = split_apps(&args.apps)?;
     let mut set_env = Vec::new();
     for kv in &args.set_env {
         let (k, v) = kv
@@ -492,17 +508,24 @@ pub fn run(
         }
         set_env.push((k.to_owned(), v.to_owned()));
     }
-    let images = requests
-        .iter()
-        .map(|r| resolve(&r.image).map_err(RunError::Image))
-        .collect::<Result<Vec<_>, _>>()?;
-    let pod = pod_manifest(args, &requests, &images)?;
-    let uuid = new_uuid()?;
+    let (pod, images) = match &args.pod_manifest {
+        Some(file) => crate::pod_manifest_file::load(file, resolve)?,
+        None => {
+            let requests = split_apps(&args.apps)?;
+            let images = requests
+                .iter()
+                .map(|r| resolve(&r.image).map_err(RunError::Image))
+                .collect::<Result<Vec<_>, _>>()?;
+            (pod_manifest(args, &requests, &images)?, images)
+        }
+    };
     let net = if args.net == "host" {
         Net::Host
     } else {
         Net::None
     };
+    let forwards = ports::plan(&pod, &images, net).map_err(|e| usage(e.to_string()))?;
+    let uuid = new_uuid()?;
     let pod_dir = state::pods_dir(dir).join(&uuid);
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -541,6 +564,7 @@ pub fn run(
             "never" => false,
             _ => std::io::stdout().is_terminal(),
         },
+        ports: forwards,
     };
     let spec = spec::build(&pod, &images, &opts)?;
     if let Some(f) = &args.uuid_file_save {

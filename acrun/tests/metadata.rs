@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use support::World;
 
 fn busybox(w: &World) -> PathBuf {
-    support::busybox::image(
+    support::busybox::image_with_links(
         w,
         "meta",
         r#"{"exec":["/bin/sh","-c","true"],"user":"0","group":"0"}"#,

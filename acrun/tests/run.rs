@@ -11,7 +11,7 @@ use support::World;
 /// A busybox image named `example.com/NAME` whose app is `app_json` (a JSON object), with extra
 /// rootfs symlinks `(path, target)`.
 fn image(w: &World, name: &str, app_json: &str, links: &[(&str, &str)]) -> PathBuf {
-    support::busybox::image(w, name, app_json, links)
+    support::busybox::image_with_links(w, name, app_json, links)
 }
 
 /// The default test image: `sh` as root with one image environment variable.

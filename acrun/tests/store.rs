@@ -11,22 +11,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::World;
-use support::store::{Key, Tar, acbuild_ok};
+use support::store::{Key, Tar};
 
 fn world() -> (World, Key) {
     let w = World::new();
     let key = w.root_key();
     (w, key)
-}
-
-/// The image of `acbuild recipes/etcd.kdl`, signed by `key`.
-fn etcd_image(w: &World, key: &Key) -> PathBuf {
-    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/etcd.kdl");
-    let out = w.path("out");
-    acbuild_ok(&[&recipe, &"--out", &out, &"--sign-key", &key.secret]);
-    let aci = out.join("etcd-3.4.23-linux-amd64.aci");
-    assert!(aci.exists(), "acbuild wrote no {}", aci.display());
-    aci
 }
 
 /// An image of `files` pseudo-random MiB-sized files (slow to compress, slow to extract).
@@ -51,7 +41,7 @@ fn bulky_image(w: &World, key: &Key, name: &str, files: usize) -> PathBuf {
 #[test]
 fn etcd_fetches_lists_renders_exports_and_verifies() {
     let (w, key) = world();
-    let aci = etcd_image(&w, &key);
+    let aci = w.etcd_image(&key);
     let id = w.acrun_ok(&[&"fetch", &aci]).trim().to_owned();
     assert!(id.starts_with("sha512-"), "{id}");
     let listed = w.listed();

@@ -47,6 +47,9 @@ pub enum LaunchError {
     /// `--strict` and something cannot be enforced.
     #[error("--strict: {0}")]
     Strict(String),
+    /// Published ports.
+    #[error(transparent)]
+    Ports(#[from] super::ports::PortError),
     /// A system call of the launch itself.
     #[error("{what}: {source}")]
     Sys {
@@ -200,6 +203,7 @@ fn start_and_wait(
     record: &mut PodState,
     services: Services,
 ) -> Result<i32, LaunchError> {
+    let listeners = super::ports::Listeners::bind(&spec.ports)?;
     let (outputs, readers) = output_pipes(spec)?;
     let signals = supervisor::handled_signals();
     let mut old = nix::sys::signal::SigSet::empty();
@@ -214,6 +218,7 @@ fn start_and_wait(
     let netns = services.metadata.netns.as_ref().map(|f| f.as_raw_fd());
     let listener = services.metadata.listener.as_raw_fd();
     let callback = Box::new(|| {
+        listeners.close_in_child();
         // SAFETY: in the child, closing its copies of two descriptors this process owns.
         unsafe { libc::close(listener) };
         if let Some(ns) = netns {
@@ -253,6 +258,11 @@ fn start_and_wait(
         }
     };
     // Threads only from here on: the supervisor was cloned from a single-threaded process.
+    let served = listeners
+        .serve(services.metadata.netns.as_ref())
+        .inspect_err(|_| {
+            let _ = kill(child, Signal::SIGKILL);
+        });
     let service = match Service::start(services.metadata, services.pod, services.dir) {
         Ok(s) => s,
         Err(source) => {
@@ -276,6 +286,7 @@ fn start_and_wait(
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     written?;
+    served?;
     Ok(code)
 }
 

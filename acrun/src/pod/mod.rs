@@ -2,7 +2,8 @@
 //! rendered image, all sharing one PID, UTS, IPC and network namespace under acrun's supervisor.
 //!
 //! Policy (plain data, unit-tested without root): [`spec`] (the pod and its apps), [`env`],
-//! [`user`], [`filesystem`] (the mounts of the Linux view), and [`crate::isolators`].
+//! [`user`], [`filesystem`] (the mounts of the Linux view), [`ports`] (which host port goes
+//! where; its forwarder is the one mechanism kept beside its policy), and [`crate::isolators`].
 //! Mechanism (thin syscall layers, covered by end-to-end tests that run real pods): [`beneath`]
 //! (the path-beneath resolver), [`rootfs`], [`namespaces`], [`process`], [`runner`],
 //! [`crate::supervisor`], and [`launch`], which ties them together on the host side.
@@ -13,6 +14,7 @@ pub mod env;
 pub mod filesystem;
 pub mod launch;
 pub mod namespaces;
+pub mod ports;
 pub mod process;
 pub mod rootfs;
 pub mod runner;

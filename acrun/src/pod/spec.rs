@@ -57,6 +57,8 @@ pub struct PodOptions {
     pub hidden: Vec<PathBuf>,
     /// Prefix each line of output with its app's name when there are several apps.
     pub prefix_output: bool,
+    /// Published ports ([`super::ports::plan`]).
+    pub ports: Vec<super::ports::Forward>,
 }
 
 /// One volume mounted into one app.
@@ -147,6 +149,8 @@ pub struct PodSpec {
     pub hidden: Vec<PathBuf>,
     /// Print each app's output lines with an `[app]` prefix.
     pub prefix_output: bool,
+    /// Published ports.
+    pub ports: Vec<super::ports::Forward>,
 }
 
 /// Why a pod cannot be planned.
@@ -242,6 +246,7 @@ pub fn build(
         hidden: opts.hidden.clone(),
         prefix_output: opts.prefix_output && apps.len() > 1,
         apps,
+        ports: opts.ports.clone(),
     })
 }
 
@@ -442,6 +447,7 @@ mod tests {
             metadata_url: "http://127.0.0.1:9/t".into(),
             hidden: vec![],
             prefix_output: true,
+            ports: vec![],
         }
     }
 

@@ -61,6 +61,16 @@ impl World {
         key
     }
 
+    /// The image of `acbuild recipes/etcd.kdl`, signed by `key`.
+    pub fn etcd_image(&self, key: &Key) -> PathBuf {
+        let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/etcd.kdl");
+        let out = self.path("out");
+        acbuild_ok(&[&recipe, &"--out", &out, &"--sign-key", &key.secret]);
+        let aci = out.join("etcd-3.4.23-linux-amd64.aci");
+        assert!(aci.exists(), "acbuild wrote no {}", aci.display());
+        aci
+    }
+
     /// Sign `aci` with `key` (writes `aci.asc`).
     pub fn sign(&self, aci: &Path, key: &Key) {
         acbuild_ok(&[&"sign", &aci, &"--sign-key", &key.secret]);
