@@ -79,6 +79,7 @@ fn run_manifest(w: &World, manifest: &Value, extra: &[&str]) -> Output {
         "--insecure-options=image",
         "--uuid-file-save",
         uuid_file.to_str().unwrap(),
+        "--output-prefix=always",
         "--pod-manifest",
         file.to_str().unwrap(),
     ];
