@@ -80,6 +80,31 @@ fn exit_codes_and_signal_deaths_propagate() {
 }
 
 #[test]
+fn apps_start_with_no_signal_ignored_or_blocked() {
+    let w = World::new();
+    let aci = busybox(&w);
+    let o = run(
+        &w,
+        &[
+            aci.to_str().unwrap(),
+            "--exec",
+            "/bin/grep",
+            "--",
+            "-E",
+            "^Sig(Ign|Blk)",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", explain(&o));
+    assert_eq!(
+        stdout(&o),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
+        "a pipe writer must die of SIGPIPE: {}",
+        explain(&o)
+    );
+}
+
+#[test]
 fn acrun_own_failures_exit_254() {
     let w = World::new();
     let o = sh(&w, &[], &["--working-dir", "/no/such/dir"], "true");

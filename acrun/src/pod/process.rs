@@ -1,5 +1,5 @@
 //! Mechanism: turns a forked child (already inside the app's root) into one app process — cgroup
-//! already joined by the runner, then: signal mask reset, stray fds closed, RLIMIT_NOFILE 1024,
+//! already joined by the runner, then: signal mask and dispositions reset, stray fds closed, RLIMIT_NOFILE 1024,
 //! OOM score, capability bounding set, supplementary groups, gid, uid, no-new-privileges, seccomp
 //! (last, so the filter never sees acrun's own calls), exec. Used for the main process and for
 //! the event handlers, which therefore run with exactly the app's restrictions.
@@ -80,6 +80,7 @@ fn prepare_and_exec(
         .collect::<Result<Vec<_>, _>>()?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .map_err(|e| format!("signal mask: {e}"))?;
+    default_signal_dispositions();
     // SAFETY: close_range only closes descriptors; fds 0-2 stay.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
@@ -111,6 +112,42 @@ fn prepare_and_exec(
     }
     let e = nix::unistd::execve(&c_program, &c_argv, &c_env).unwrap_err();
     Err(format!("exec {program}: {e}"))
+}
+
+/// Every signal back to its default disposition. An ignored signal stays ignored across exec,
+/// and apps must not inherit what acrun or its caller ignored: Rust's runtime ignores SIGPIPE
+/// (`yes | head` would never end), and a caller may ignore SIGQUIT or real-time signals. The raw
+/// syscall also reaches the signals glibc reserves for itself (32, 33).
+fn default_signal_dispositions() {
+    /// The kernel's `struct sigaction` (x86_64 and aarch64 share it).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: 0, // SIG_DFL
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64i64 {
+        if sig == libc::SIGKILL as i64 || sig == libc::SIGSTOP as i64 {
+            continue;
+        }
+        // SAFETY: installs no handler; `dfl` outlives the call; the old action is not read.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
 }
 
 #[cfg(test)]
