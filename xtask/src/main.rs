@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask TASK` (alias in `.cargo/config.toml`).
 //!
 //! - `deps [--install]`: check (or, as root, install) the Debian packages in `debian-packages.txt`.
-//! - `test`: arrange the packages, then run the whole test suite (`cargo test --workspace`).
+//! - `test`: arrange the packages, then run the whole test suite (`cargo test --workspace`), then
+//!   the appc ACE validator pod under a release `acrun` (`../shared/conformance/ace/run.sh`).
 //! - `image RECIPE...`: arrange the packages, build acbuild in release mode and build the recipes.
 //! - `bench NAME`: build release binaries and run `xtask/bench/NAME.sh`.
 
@@ -29,7 +30,8 @@ fn run(args: &[String]) -> Result<()> {
         Some("deps") => ensure_packages(args.get(1).map(String::as_str) == Some("--install")),
         Some("test") => {
             ensure_packages(true)?;
-            cargo(&root, &["test", "--workspace"])
+            cargo(&root, &["test", "--workspace"])?;
+            ace_validator(&root)
         }
         Some("image") if args.len() > 1 => {
             ensure_packages(true)?;
@@ -51,6 +53,24 @@ fn run(args: &[String]) -> Result<()> {
             std::process::exit(2);
         }
     }
+}
+
+/// The appc ACE validator (main + sidekick pod, pre-start and post-stop, the metadata service)
+/// from the project's shared conformance kit beside the checkout, run under a release acrun.
+fn ace_validator(root: &Path) -> Result<()> {
+    let script = root.join("../shared/conformance/ace/run.sh");
+    if !script.is_file() {
+        bail!(
+            "the ACE validator kit is missing: expected {} beside the checkout",
+            script.display()
+        );
+    }
+    cargo(root, &["build", "--release", "-p", "acrun"])?;
+    status(
+        Command::new(script)
+            .arg(root.join("target/release/acrun"))
+            .current_dir(root),
+    )
 }
 
 fn workspace_root() -> PathBuf {
