@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod cli;
 pub mod discovery;
+pub mod enter_cmd;
 pub mod fetch;
 pub mod image_cmd;
 mod image_name;

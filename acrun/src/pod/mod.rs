@@ -6,13 +6,17 @@
 //! Mechanism (thin syscall layers, covered by end-to-end tests that run real pods): [`beneath`]
 //! (the path-beneath resolver), [`rootfs`], [`namespaces`], [`process`], [`runner`],
 //! [`crate::supervisor`], and [`launch`], which ties them together on the host side.
-//! [`state`] is the on-disk record other acrun commands read.
+//! [`state`] is the on-disk record other acrun commands read; [`app_record`] is what a runner
+//! records of its app for [`enter`], which joins a running app with exactly its confinement.
 
+pub mod app_record;
 pub mod beneath;
+pub mod enter;
 pub mod env;
 pub mod filesystem;
 pub mod launch;
 pub mod namespaces;
+pub mod pidfd;
 pub mod process;
 pub mod rootfs;
 pub mod runner;
