@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod pod;
 pub mod store;
 
 /// A world for one test: temp dir, gpg home, acrun state.

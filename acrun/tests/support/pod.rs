@@ -1,0 +1,202 @@
+//! Pods for end-to-end tests: busybox-static images, `acrun run` in the foreground, and a pod
+//! left running in the background (for `acrun enter` and for reading its cgroups from the host).
+
+use super::World;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BUSYBOX: &str = "/bin/busybox";
+pub const APPLETS: &[&str] = &[
+    "sh", "echo", "cat", "ls", "id", "mkdir", "touch", "sleep", "hostname", "ip", "ps", "true",
+    "env", "pwd", "wc", "head", "tail", "chown", "kill", "test", "dd", "grep",
+];
+
+/// A busybox image named `example.com/NAME` whose app is `app_json` (a JSON object), with extra
+/// rootfs symlinks `(path, target)`.
+pub fn image(w: &World, name: &str, app_json: &str, links: &[(&str, &str)]) -> PathBuf {
+    assert!(
+        Path::new(BUSYBOX).exists(),
+        "{BUSYBOX} is missing: apt-get install busybox-static"
+    );
+    let aci = w.path(&format!("{name}.aci"));
+    if aci.exists() {
+        return aci;
+    }
+    let src = w.path(&format!("{name}.src"));
+    let root = src.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
+    for a in APPLETS {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    for (path, target) in links {
+        std::os::unix::fs::symlink(target, root.join(path)).unwrap();
+    }
+    let manifest = format!(
+        r#"{{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/{name}","labels":[{{"name":"os","value":"linux"}},{{"name":"arch","value":"amd64"}}],"app":{app_json}}}"#
+    );
+    std::fs::write(src.join("manifest"), manifest).unwrap();
+    super::tar_aci(&src, &aci);
+    aci
+}
+
+/// The default test image: `sh` as root with one image environment variable.
+pub fn busybox(w: &World) -> PathBuf {
+    image(
+        w,
+        "busybox",
+        r#"{"exec":["/bin/sh","-c","true"],"user":"0","group":"0","environment":[{"name":"FROM_IMAGE","value":"yes"}]}"#,
+        &[],
+    )
+}
+
+pub fn acrun(w: &World, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_acrun"))
+        .env("ACRUN_DIR", w.path("state"))
+        .env("ACRUN_SYSTEM_TRUST_DIR", w.path("system-trust"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `acrun run --insecure-options=image ARGS...`.
+pub fn run(w: &World, args: &[&str]) -> Output {
+    let mut all = vec!["run", "--insecure-options=image"];
+    all.extend_from_slice(args);
+    acrun(w, &all)
+}
+
+/// Runs `script` in the busybox image with extra pod flags before and app flags after the image.
+pub fn sh(w: &World, pod: &[&str], app: &[&str], script: &str) -> Output {
+    let aci = busybox(w);
+    let aci = aci.to_str().unwrap();
+    let mut args: Vec<&str> = pod.to_vec();
+    args.push(aci);
+    args.extend_from_slice(app);
+    args.extend(["--", "-c", script]);
+    run(w, &args)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn explain(o: &Output) -> String {
+    format!(
+        "code {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A pod running in the background; stopped (and waited for) when dropped.
+pub struct RunningPod<'w> {
+    w: &'w World,
+    child: Child,
+    /// The pod's UUID.
+    pub uuid: String,
+    /// Host directory mounted at `/out` in the app(s) that mount volume `out`.
+    pub out: PathBuf,
+}
+
+impl<'w> RunningPod<'w> {
+    /// Starts `acrun run --insecure-options=image --volume out,... ARGS` and waits until
+    /// `out/ready` exists (the app writes it once it has recorded what the test compares).
+    /// `tag` keeps the files of several pods of one test apart.
+    pub fn start(w: &'w World, tag: &str, args: &[&str]) -> RunningPod<'w> {
+        let out = w.path(&format!("{tag}.out"));
+        std::fs::create_dir_all(&out).unwrap();
+        // Apps that run as another user write here too.
+        let perms = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+        std::fs::set_permissions(&out, perms).unwrap();
+        let uuid_file = w.path(&format!("{tag}.uuid"));
+        let log = w.path(&format!("{tag}.log"));
+        let volume = format!("out,kind=host,source={}", out.display());
+        let child = Command::new(env!("CARGO_BIN_EXE_acrun"))
+            .env("ACRUN_DIR", w.path("state"))
+            .env("ACRUN_SYSTEM_TRUST_DIR", w.path("system-trust"))
+            .args(["run", "--insecure-options=image", "--uuid-file-save"])
+            .arg(&uuid_file)
+            .args(["--volume", &volume])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut pod = RunningPod {
+            w,
+            child,
+            uuid: String::new(),
+            out,
+        };
+        let start = Instant::now();
+        while !pod.out.join("ready").exists() {
+            if let Ok(Some(status)) = pod.child.try_wait() {
+                panic!(
+                    "the pod ended early ({status}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "pod never ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        pod.uuid = std::fs::read_to_string(&uuid_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        pod
+    }
+
+    /// One busybox app running `script`, then marking itself ready and sleeping; `app` flags go
+    /// after the image.
+    pub fn busybox(w: &'w World, tag: &str, app: &[&str], script: &str) -> RunningPod<'w> {
+        let aci = busybox(w);
+        let script = format!("{script}; touch /out/ready; exec sleep 1000");
+        let mut args = vec![aci.to_str().unwrap(), "--mount", "volume=out,target=/out"];
+        args.extend_from_slice(app);
+        args.extend(["--", "-c", &script]);
+        RunningPod::start(w, tag, &args)
+    }
+
+    /// A file the app wrote under `/out`.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.out.join(name)).unwrap()
+    }
+
+    /// `acrun enter UUID ARGS...`.
+    pub fn enter(&self, args: &[&str]) -> Output {
+        let mut all = vec!["enter", self.uuid.as_str()];
+        all.extend_from_slice(args);
+        acrun(self.w, &all)
+    }
+
+    /// SIGTERM to `acrun run`, which forwards it to the pod (works even before the UUID is
+    /// known, when a test fails early).
+    fn stop_and_wait(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let pid = i32::try_from(self.child.id()).unwrap();
+            // SAFETY: plain kill(2) on our own child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Drop for RunningPod<'_> {
+    fn drop(&mut self) {
+        self.stop_and_wait();
+    }
+}
