@@ -5,6 +5,7 @@
 //! [`fetch`] and the [`image_cmd`] commands over it).
 
 pub mod auth;
+pub mod beneath;
 pub mod cli;
 pub mod discovery;
 pub mod enter_cmd;

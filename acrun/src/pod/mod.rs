@@ -3,14 +3,13 @@
 //!
 //! Policy (plain data, unit-tested without root): [`spec`] (the pod and its apps), [`env`],
 //! [`user`], [`filesystem`] (the mounts of the Linux view), and [`crate::isolators`].
-//! Mechanism (thin syscall layers, covered by end-to-end tests that run real pods): [`beneath`]
-//! (the path-beneath resolver), [`rootfs`], [`namespaces`], [`process`], [`runner`],
+//! Mechanism (thin syscall layers, covered by end-to-end tests that run real pods): [`rootfs`]
+//! (through [`crate::beneath`], the path-beneath resolver), [`namespaces`], [`process`], [`runner`],
 //! [`crate::supervisor`], and [`launch`], which ties them together on the host side.
 //! [`state`] is the on-disk record other acrun commands read; [`app_record`] is what a runner
 //! records of its app for [`enter`], which joins a running app with exactly its confinement.
 
 pub mod app_record;
-pub mod beneath;
 pub mod enter;
 pub mod env;
 pub mod filesystem;

@@ -58,13 +58,10 @@ pub fn busybox(w: &World) -> PathBuf {
     )
 }
 
+/// [`World::acrun`] with plain string arguments.
 pub fn acrun(w: &World, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acrun"))
-        .env("ACRUN_DIR", w.path("state"))
-        .env("ACRUN_SYSTEM_TRUST_DIR", w.path("system-trust"))
-        .args(args)
-        .output()
-        .unwrap()
+    let args: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|a| a as _).collect();
+    w.acrun(&args)
 }
 
 /// `acrun run --insecure-options=image ARGS...`.
