@@ -11,7 +11,33 @@ use support::World;
 use support::pod::{RunningPod, busybox, code, explain, image, run, stdout};
 
 /// What the tests compare between the app and the entered command.
-const PROBE: &str = "grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp[_a-z]*):' /proc/self/status; cat /proc/self/cgroup";
+const PROBE: &str = "grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp[_a-z]*):' /proc/self/status; cat /proc/self/cgroup /proc/self/limits /proc/self/oom_score_adj";
+
+/// A core-file limit and an OOM score for `acrun run` that the test process does not have, so
+/// that an enter that kept its caller's would show.
+const CORE_LIMIT: u64 = 1 << 20;
+const OOM_SCORE_ADJ: &str = "321";
+
+fn distinct_limits(command: &mut std::process::Command) {
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(command, || {
+            let limit = libc::rlimit {
+                rlim_cur: CORE_LIMIT,
+                rlim_max: CORE_LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+            if fd < 0 || libc::write(fd, OOM_SCORE_ADJ.as_ptr().cast(), OOM_SCORE_ADJ.len()) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(fd);
+            Ok(())
+        });
+    }
+}
 
 fn line<'a>(text: &'a str, key: &str) -> &'a str {
     text.lines()
@@ -31,13 +57,20 @@ fn enter_matches_the_app(pod: &RunningPod<'_>) -> String {
 #[test]
 fn enter_has_the_root_apps_caps_seccomp_nnp_and_cgroup() {
     let w = World::new();
-    let pod = RunningPod::busybox(
+    let pod = RunningPod::busybox_with(
         &w,
         "root",
         &["--caps-remove", "CAP_CHOWN", "--memory", "64Mi"],
         &format!("({PROBE}) > /out/app"),
+        distinct_limits,
     );
     let app = enter_matches_the_app(&pod);
+    // The app has acrun run's limits and score, not the test's: so has the entered command.
+    let core = line(&app, "Max core file size");
+    assert!(core.contains(&CORE_LIMIT.to_string()), "{core}");
+    assert_eq!(app.lines().last(), Some(OOM_SCORE_ADJ));
+    let own = std::fs::read_to_string("/proc/self/limits").unwrap();
+    assert!(!own.contains(core), "{own}");
     // The app's own values are the confined ones: appc's default set without CAP_CHOWN (bit 0),
     // the filter, NNP and the pod's memory cgroup.
     for key in ["CapEff:", "CapPrm:", "CapBnd:"] {
@@ -135,6 +168,16 @@ fn enter_joins_the_apps_root_and_the_pods_namespaces() {
     assert!(lines[4].parse::<u32>().unwrap() < 20, "a pod pid: {out}");
     assert_eq!(lines[5], "1", "the app's sleep is visible: {out}");
     assert_eq!(lines[6], "busybox");
+    // The app's masked and read-only /proc paths hold for the entered command too; positive
+    // control: the host's /proc/timer_list has content.
+    let o = pod.enter(&[
+        "--",
+        "/bin/sh",
+        "-c",
+        "wc -c < /proc/timer_list; echo x > /proc/sys/kernel/hostname || echo read-only",
+    ]);
+    assert_eq!(stdout(&o), "0\nread-only\n", "{}", explain(&o));
+    assert!(!std::fs::read("/proc/timer_list").unwrap().is_empty());
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //!    `/proc/PID` read, so all of them were the runner's;
 //! 2. the seccomp filter is compiled from the app's plan;
 //! 3. acrun moves into the runner's cgroups (every hierarchy where they differ, from the host's
-//!    `/sys/fs/cgroup`, before leaving the host's mount namespace);
+//!    `/sys/fs/cgroup`, before leaving the host's mount namespace) and takes its resource limits
+//!    and OOM score (which the app inherited from it);
 //! 4. one `setns` on the pidfd joins the runner's mount, PID, IPC, UTS and network namespaces,
 //!    then `chroot` to the runner's root and `chdir` to the app's working directory;
 //! 5. a fork (so the child is inside the pod's PID namespace) in a new session (so the caller's
@@ -92,6 +93,9 @@ pub fn run(pod_dir: &Path, app: &str, argv: &[String]) -> Result<i32, EnterError
     check(&runner).ok_or_else(gone)?;
     let proc_dir = format!("/proc/{}", runner.pid);
     let cgroups = std::fs::read_to_string(format!("{proc_dir}/cgroup")).map_err(|_| gone())?;
+    let oom_score_adj =
+        std::fs::read_to_string(format!("{proc_dir}/oom_score_adj")).map_err(|_| gone())?;
+    let limits = rlimits(runner.pid).map_err(|_| gone())?;
     let root = nix::fcntl::open(
         format!("{proc_dir}/root").as_str(),
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -103,6 +107,9 @@ pub fn run(pod_dir: &Path, app: &str, argv: &[String]) -> Result<i32, EnterError
         app: app.to_owned(),
         message,
     })?;
+    std::fs::write("/proc/self/oom_score_adj", oom_score_adj.trim())
+        .map_err(sys("set the runner's oom_score_adj"))?;
+    set_rlimits(&limits).map_err(sys("set the runner's resource limits"))?;
     join(&pidfd, root, &record).map_err(sys("join the app"))?;
     drop(pidfd);
     spawn_and_wait(&record, argv, filter.as_ref()).map_err(sys("start the command"))
@@ -113,6 +120,54 @@ fn check(runner: &HostProcess) -> Option<()> {
     let path = format!("/proc/{}/stat", runner.pid);
     let now = app_record::start_time(Path::new(&path)).ok()?;
     (now == runner.start_time).then_some(())
+}
+
+/// Every resource limit a process has, as `prlimit(2)` names them.
+const RESOURCES: [libc::__rlimit_resource_t; 16] = [
+    libc::RLIMIT_AS,
+    libc::RLIMIT_CORE,
+    libc::RLIMIT_CPU,
+    libc::RLIMIT_DATA,
+    libc::RLIMIT_FSIZE,
+    libc::RLIMIT_LOCKS,
+    libc::RLIMIT_MEMLOCK,
+    libc::RLIMIT_MSGQUEUE,
+    libc::RLIMIT_NICE,
+    libc::RLIMIT_NOFILE,
+    libc::RLIMIT_NPROC,
+    libc::RLIMIT_RSS,
+    libc::RLIMIT_RTPRIO,
+    libc::RLIMIT_RTTIME,
+    libc::RLIMIT_SIGPENDING,
+    libc::RLIMIT_STACK,
+];
+
+/// The resource limits of process `pid` (the runner's are the app's, but for RLIMIT_NOFILE,
+/// which [`process::exec`] sets for both).
+fn rlimits(pid: i32) -> std::io::Result<Vec<(libc::__rlimit_resource_t, libc::rlimit)>> {
+    let mut out = Vec::new();
+    for resource in RESOURCES {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: prlimit only writes the struct it is given.
+        if unsafe { libc::prlimit(pid, resource, std::ptr::null(), &mut limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        out.push((resource, limit));
+    }
+    Ok(out)
+}
+
+fn set_rlimits(limits: &[(libc::__rlimit_resource_t, libc::rlimit)]) -> std::io::Result<()> {
+    for (resource, limit) in limits {
+        // SAFETY: prlimit only reads the struct it is given; pid 0 is this process.
+        if unsafe { libc::prlimit(0, *resource, limit, std::ptr::null_mut()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Joins the runner's namespaces and root, then the app's working directory.

@@ -114,6 +114,16 @@ impl<'w> RunningPod<'w> {
     /// `out/ready` exists (the app writes it once it has recorded what the test compares).
     /// `tag` keeps the files of several pods of one test apart.
     pub fn start(w: &'w World, tag: &str, args: &[&str]) -> RunningPod<'w> {
+        RunningPod::start_with(w, tag, args, |_| {})
+    }
+
+    /// [`RunningPod::start`], with `setup` applied to the `acrun run` command first.
+    pub fn start_with(
+        w: &'w World,
+        tag: &str,
+        args: &[&str],
+        setup: impl FnOnce(&mut Command),
+    ) -> RunningPod<'w> {
         let out = w.path(&format!("{tag}.out"));
         std::fs::create_dir_all(&out).unwrap();
         // Apps that run as another user write here too.
@@ -122,7 +132,9 @@ impl<'w> RunningPod<'w> {
         let uuid_file = w.path(&format!("{tag}.uuid"));
         let log = w.path(&format!("{tag}.log"));
         let volume = format!("out,kind=host,source={}", out.display());
-        let child = Command::new(env!("CARGO_BIN_EXE_acrun"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_acrun"));
+        setup(&mut command);
+        let child = command
             .env("ACRUN_DIR", w.path("state"))
             .env("ACRUN_SYSTEM_TRUST_DIR", w.path("system-trust"))
             .args(["run", "--insecure-options=image", "--uuid-file-save"])
@@ -160,12 +172,23 @@ impl<'w> RunningPod<'w> {
     /// One busybox app running `script`, then marking itself ready and sleeping; `app` flags go
     /// after the image.
     pub fn busybox(w: &'w World, tag: &str, app: &[&str], script: &str) -> RunningPod<'w> {
+        RunningPod::busybox_with(w, tag, app, script, |_| {})
+    }
+
+    /// [`RunningPod::busybox`], with `setup` applied to the `acrun run` command first.
+    pub fn busybox_with(
+        w: &'w World,
+        tag: &str,
+        app: &[&str],
+        script: &str,
+        setup: impl FnOnce(&mut Command),
+    ) -> RunningPod<'w> {
         let aci = busybox(w);
         let script = format!("{script}; touch /out/ready; exec sleep 1000");
         let mut args = vec![aci.to_str().unwrap(), "--mount", "volume=out,target=/out"];
         args.extend_from_slice(app);
         args.extend(["--", "-c", &script]);
-        RunningPod::start(w, tag, &args)
+        RunningPod::start_with(w, tag, &args, setup)
     }
 
     /// A file the app wrote under `/out`.
