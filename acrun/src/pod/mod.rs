@@ -1,7 +1,7 @@
 //! Pods: the apps of one `acrun run`, each in its own mount namespace over a fresh overlay of its
 //! rendered image, all sharing one PID, UTS, IPC and network namespace under acrun's supervisor.
 //!
-//! Policy (plain data, unit-tested without root): [`spec`] (the pod and its apps), [`env`],
+//! Policy (plain data, unit-tested without root): [`spec`] (the pod and its apps), [`env`](mod@env),
 //! [`user`], [`filesystem`] (the mounts of the Linux view), and [`crate::isolators`].
 //! Mechanism (thin syscall layers, covered by end-to-end tests that run real pods): [`rootfs`]
 //! (through [`crate::beneath`], the path-beneath resolver), [`namespaces`], [`process`], [`runner`],

@@ -1,7 +1,7 @@
 //! Mechanism: builds an app's root inside the app's own, private mount namespace — an overlayfs
 //! over the store's rendered tree (a fresh copy per run: every write lands in the pod's upper
 //! directory, the store's tree is never written), then the steps of [`super::filesystem::view`]
-//! through fds from [`super::beneath`], then `pivot_root` and a lazy detach of the old root.
+//! through fds from [`crate::beneath`], then `pivot_root` and a lazy detach of the old root.
 //! Nothing is unmounted on the start path: the mounts die with the namespace.
 //!
 //! Defends against: mounts that follow image symlinks onto the host (every target is an fd
