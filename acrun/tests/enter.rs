@@ -265,3 +265,53 @@ fn enter_needs_app_in_a_pod_of_several() {
         assert_eq!(stdout(&o), format!("{name}\n"), "{}", explain(&o));
     }
 }
+
+#[test]
+fn an_app_that_has_exited_cannot_be_entered_while_its_pod_runs() {
+    let w = World::new();
+    let aci = busybox(&w);
+    let aci = aci.to_str().unwrap();
+    let done = "touch /out/done";
+    let wait = "while ! test -e /out/done; do sleep 0.05; done; touch /out/ready; exec sleep 1000";
+    let pod = RunningPod::start(
+        &w,
+        "half",
+        &[
+            aci,
+            "--name",
+            "done",
+            "--mount",
+            "volume=out,target=/out",
+            "--",
+            "-c",
+            done,
+            "---",
+            aci,
+            "--name",
+            "alive",
+            "--mount",
+            "volume=out,target=/out",
+            "--",
+            "-c",
+            wait,
+        ],
+    );
+    // The first app's runner may still be finishing its exit: it is gone within moments.
+    let start = std::time::Instant::now();
+    let o = loop {
+        let o = pod.enter(&["--app", "done", "--", "/bin/true"]);
+        if code(&o) != 0 || start.elapsed() > std::time::Duration::from_secs(10) {
+            break o;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(code(&o), 254, "{}", explain(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("app done is not running"),
+        "{}",
+        explain(&o)
+    );
+    // Positive control: the app still running in the same pod can be entered.
+    let o = pod.enter(&["--app", "alive", "--", "/bin/true"]);
+    assert_eq!(code(&o), 0, "{}", explain(&o));
+}
