@@ -113,6 +113,18 @@ pub enum Command {
         #[arg(long, default_value = "10")]
         timeout: u64,
     },
+    /// Run a command in a running app with exactly its namespaces, root, user, capabilities,
+    /// seccomp filter, no-new-privileges and cgroups; exits with the command's code.
+    Enter {
+        /// Pod UUID (or unique prefix).
+        uuid: String,
+        /// The app (required when the pod has several).
+        #[arg(long)]
+        app: Option<String>,
+        /// The command and its arguments (default: /bin/sh).
+        #[arg(last = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
 }
 
 /// `acrun image` subcommands. IMAGE is an image ID, a unique ID prefix, NAME[,LABEL=VALUE...]
@@ -314,6 +326,9 @@ pub fn main() -> ExitCode {
         Command::Stop { uuid, timeout } => {
             pod_cmd::stop(&cli.dir, &uuid, std::time::Duration::from_secs(timeout))
                 .map_err(Failure::from)
+        }
+        Command::Enter { uuid, app, cmd } => {
+            return crate::enter_cmd::main(&cli.dir, &uuid, app.as_deref(), &cmd);
         }
     };
     match outcome {

@@ -5,8 +5,10 @@
 //! [`fetch`] and the [`image_cmd`] commands over it).
 
 pub mod auth;
+pub mod beneath;
 pub mod cli;
 pub mod discovery;
+pub mod enter_cmd;
 pub mod fetch;
 pub mod image_cmd;
 mod image_name;

@@ -5,6 +5,7 @@
 //! recycled pid is never signalled.
 
 use crate::isolators::cgroup;
+use crate::pod::pidfd;
 use crate::pod::state::{self, Phase, PodState};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -109,34 +110,6 @@ pub fn status(dir: &Path, uuid: &str) -> Result<String, PodCmdError> {
     Ok(out)
 }
 
-fn pidfd_open(pid: i32) -> std::io::Result<std::os::fd::OwnedFd> {
-    // SAFETY: pidfd_open returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor we own.
-    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
-}
-
-fn pidfd_signal(fd: &std::os::fd::OwnedFd, sig: i32) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: plain syscall on an fd we own.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// `acrun stop UUID [--timeout]`: SIGTERM to the pod (forwarded to every app), SIGKILL after
 /// `timeout`.
 pub fn stop(dir: &Path, uuid: &str, timeout: Duration) -> Result<String, PodCmdError> {
@@ -150,15 +123,15 @@ pub fn stop(dir: &Path, uuid: &str, timeout: Duration) -> Result<String, PodCmdE
     let (Phase::Running, Some(pid)) = (st.phase, st.pid) else {
         return Ok(format!("{} is not running\n", st.uuid));
     };
-    let fd = pidfd_open(pid).map_err(|e| err("pidfd_open", e))?;
+    let fd = pidfd::open(pid).map_err(|e| err("pidfd_open", e))?;
     if !state::is_alive(&pod_dir) {
         return Ok(format!("{} is not running\n", st.uuid));
     }
-    pidfd_signal(&fd, libc::SIGTERM).map_err(|e| err("SIGTERM", e))?;
+    pidfd::signal(&fd, libc::SIGTERM).map_err(|e| err("SIGTERM", e))?;
     let start = Instant::now();
     while state::is_alive(&pod_dir) {
         if start.elapsed() >= timeout {
-            let _ = pidfd_signal(&fd, libc::SIGKILL);
+            let _ = pidfd::signal(&fd, libc::SIGKILL);
             while state::is_alive(&pod_dir) {
                 std::thread::sleep(Duration::from_millis(10));
             }

@@ -4,69 +4,9 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use support::World;
-
-/// A busybox image named `example.com/NAME` whose app is `app_json` (a JSON object), with extra
-/// rootfs symlinks `(path, target)`.
-fn image(w: &World, name: &str, app_json: &str, links: &[(&str, &str)]) -> PathBuf {
-    support::busybox::image_with_links(w, name, app_json, links)
-}
-
-/// The default test image: `sh` as root with one image environment variable.
-fn busybox(w: &World) -> PathBuf {
-    image(
-        w,
-        "busybox",
-        r#"{"exec":["/bin/sh","-c","true"],"user":"0","group":"0","environment":[{"name":"FROM_IMAGE","value":"yes"}]}"#,
-        &[],
-    )
-}
-
-fn acrun(w: &World, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acrun"))
-        .env("ACRUN_DIR", w.path("state"))
-        .env("ACRUN_SYSTEM_TRUST_DIR", w.path("system-trust"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// `acrun run --insecure-options=image ARGS...`.
-fn run(w: &World, args: &[&str]) -> Output {
-    let mut all = vec!["run", "--insecure-options=image"];
-    all.extend_from_slice(args);
-    acrun(w, &all)
-}
-
-/// Runs `script` in the busybox image with extra pod flags before and app flags after the image.
-fn sh(w: &World, pod: &[&str], app: &[&str], script: &str) -> Output {
-    let aci = busybox(w);
-    let aci = aci.to_str().unwrap();
-    let mut args: Vec<&str> = pod.to_vec();
-    args.push(aci);
-    args.extend_from_slice(app);
-    args.extend(["--", "-c", script]);
-    run(w, &args)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn explain(o: &Output) -> String {
-    format!(
-        "code {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(o),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use support::running::{acrun, busybox, code, explain, image, run, sh, stdout};
 
 #[test]
 fn exit_codes_and_signal_deaths_propagate() {

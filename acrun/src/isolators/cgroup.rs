@@ -319,6 +319,49 @@ pub fn remove_dirs(dirs: &[PathBuf]) {
     }
 }
 
+/// The directories a process must join to be in the same cgroups as another (`acrun enter`):
+/// for each hierarchy of `target` (its `/proc/PID/cgroup`) where `own` differs, the target's
+/// directory under the hierarchy's mount. A hierarchy that differs but is not mounted here is an
+/// error naming it: joining only some of an app's cgroups would escape the others' limits.
+pub fn join_dirs(
+    mounts: &[CgroupMount],
+    own: &[(Vec<String>, String)],
+    target: &[(Vec<String>, String)],
+) -> Result<Vec<PathBuf>, String> {
+    let mut dirs = Vec::new();
+    for (controllers, path) in target {
+        if own.iter().any(|(c, p)| c == controllers && p == path) {
+            continue;
+        }
+        let mount = mounts.iter().find(|m| {
+            m.v2 == controllers.is_empty() && controllers.iter().all(|c| m.controllers.contains(c))
+        });
+        let name = if controllers.is_empty() {
+            "cgroup2".to_owned()
+        } else {
+            controllers.join(",")
+        };
+        let dir = mount
+            .and_then(|m| below(m, path))
+            .ok_or_else(|| format!("cgroup {name}:{path} is not reachable from here"))?;
+        dirs.push(dir);
+    }
+    Ok(dirs)
+}
+
+/// Moves this process into the cgroups that `target` (another process's `/proc/PID/cgroup`)
+/// lists (see [`join_dirs`]).
+pub fn join_like(target: &str) -> Result<(), String> {
+    let read = |p: &str| fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
+    let mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
+    let own = parse_proc_cgroup(&read("/proc/self/cgroup")?);
+    for dir in join_dirs(&mounts, &own, &parse_proc_cgroup(target))? {
+        let procs = dir.join("cgroup.procs");
+        write_file(&procs, "0").map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Finds the hierarchies for `controllers` on this host.
 pub fn locate_here(controllers: &[Controller]) -> Vec<(Controller, Option<Hierarchy>)> {
     let mounts = fs::read_to_string("/proc/self/mountinfo")
@@ -412,6 +455,36 @@ mod tests {
             limit_writes(&h(Controller::Memory, true), &limits)[0],
             ("memory.max", "1048576".to_owned())
         );
+    }
+
+    #[test]
+    fn enter_joins_only_the_hierarchies_that_differ() {
+        let mounts = parse_mountinfo(MOUNTINFO);
+        let own = parse_proc_cgroup(PROC_CGROUP);
+        let app = parse_proc_cgroup(
+            "5:memory:/process_api/x/acrun-u/web\n4:cpu,cpuacct:/acrun-u/web\n0::/process_api/x\n",
+        );
+        assert_eq!(
+            join_dirs(&mounts, &own, &app).unwrap(),
+            [
+                Path::new("/sys/fs/cgroup/memory/process_api/x/acrun-u/web"),
+                Path::new("/sys/fs/cgroup/cpu,cpuacct/acrun-u/web"),
+            ]
+        );
+        assert_eq!(
+            join_dirs(&mounts, &own, &own).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+    }
+
+    #[test]
+    fn enter_refuses_a_hierarchy_it_cannot_reach() {
+        let mounts = parse_mountinfo(MOUNTINFO);
+        let own = parse_proc_cgroup(PROC_CGROUP);
+        let app = parse_proc_cgroup("6:pids:/acrun-u/web\n");
+        assert!(join_dirs(&mounts, &own, &app).unwrap_err().contains("pids"));
+        let dotdot = parse_proc_cgroup("5:memory:/process_api/x/../../etc\n");
+        assert!(join_dirs(&mounts, &own, &dotdot).is_err());
     }
 
     #[test]

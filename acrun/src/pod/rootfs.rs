@@ -1,16 +1,16 @@
 //! Mechanism: builds an app's root inside the app's own, private mount namespace — an overlayfs
 //! over the store's rendered tree (a fresh copy per run: every write lands in the pod's upper
 //! directory, the store's tree is never written), then the steps of [`super::filesystem::view`]
-//! through fds from [`super::beneath`], then `pivot_root` and a lazy detach of the old root.
+//! through fds from [`crate::beneath`], then `pivot_root` and a lazy detach of the old root.
 //! Nothing is unmounted on the start path: the mounts die with the namespace.
 //!
 //! Defends against: mounts that follow image symlinks onto the host (every target is an fd
 //! beneath the root), masks redirected through the image's own `/dev/null` (acrun masks with the
 //! node it just created in its own tmpfs), chroot escapes (`pivot_root`, old root detached).
 
-use super::beneath;
 use super::filesystem::{self, MountOp};
 use super::spec::AppSpec;
+use crate::beneath::{self, Root};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag, makedev, mknodat};
 use std::io;
@@ -54,15 +54,16 @@ pub fn prepare(app: &AppSpec, app_dir: &Path) -> Result<OwnedFd, SetupError> {
         Some(options.as_str()),
     )
     .step(|| format!("mount overlay on {}", target.display()))?;
-    let root = nix::fcntl::open(
+    let fd = nix::fcntl::open(
         &target,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .step(|| format!("open {}", target.display()))?;
+    let root = Root::in_root(fd);
     let mut null: Option<OwnedFd> = None;
     for op in filesystem::view(app) {
-        perform(root.as_fd(), app, &op, &mut null)?;
+        perform(&root, app, &op, &mut null)?;
     }
     if app.read_only_rootfs {
         mount(
@@ -74,7 +75,7 @@ pub fn prepare(app: &AppSpec, app_dir: &Path) -> Result<OwnedFd, SetupError> {
         )
         .step(|| "remount the root read-only".into())?;
     }
-    Ok(root)
+    Ok(root.into_fd())
 }
 
 /// `lowerdir=…,upperdir=…,workdir=…`; paths with `,` `:` or `\` are refused (overlayfs syntax).
@@ -102,7 +103,7 @@ fn overlay_options(lower: &Path, app_dir: &Path) -> io::Result<String> {
 }
 
 fn perform(
-    root: BorrowedFd<'_>,
+    root: &Root,
     app: &AppSpec,
     op: &MountOp,
     null: &mut Option<OwnedFd>,
@@ -138,19 +139,20 @@ fn perform(
         MountOp::Device { path, major, minor } => {
             device(root, path, *major, *minor)?;
             if *path == "/dev/null" {
-                *null = Some(beneath::open(root, path, false).step(|| "open /dev/null".into())?);
+                *null = Some(
+                    root.open_path(path, false)
+                        .step(|| "open /dev/null".into())?,
+                );
             }
             Ok(())
         }
         MountOp::Symlink { path, to } => {
-            let dev = beneath::open(root, "/dev", true).step(|| "open /dev".into())?;
-            let dev = beneath::reopen_dir(dev.as_fd()).step(|| "open /dev".into())?;
+            let dev = root.open_dir("/dev").step(|| "open /dev".into())?;
             let name = Path::new(path).file_name().unwrap_or_default();
             nix::unistd::symlinkat(*to, &dev, name).step(|| format!("symlink {path}"))
         }
         MountOp::Console(path) => {
-            let target =
-                beneath::open_or_create_file(root, path).step(|| format!("create {path}"))?;
+            let target = root.create_file(path).step(|| format!("create {path}"))?;
             bind_null(null, target.as_fd(), path)
         }
         MountOp::Volume(i) => match app.mounts.get(*i) {
@@ -164,13 +166,15 @@ fn perform(
 
 /// A new filesystem instance at `target` (created beneath the root if missing).
 fn fresh(
-    root: BorrowedFd<'_>,
+    root: &Root,
     target: &str,
     fstype: &str,
     flags: MsFlags,
     data: Option<&str>,
 ) -> Result<(), SetupError> {
-    let fd = beneath::open_or_create_dir(root, target).step(|| format!("mount point {target}"))?;
+    let fd = root
+        .create_dir_all(target)
+        .step(|| format!("mount point {target}"))?;
     mount(
         Some(fstype),
         &beneath::fd_path(fd.as_fd()),
@@ -181,9 +185,8 @@ fn fresh(
     .step(|| format!("mount {fstype} on {target}"))
 }
 
-fn device(root: BorrowedFd<'_>, path: &str, major: u64, minor: u64) -> Result<(), SetupError> {
-    let dev = beneath::open(root, "/dev", true).step(|| "open /dev".into())?;
-    let dev = beneath::reopen_dir(dev.as_fd()).step(|| "open /dev".into())?;
+fn device(root: &Root, path: &str, major: u64, minor: u64) -> Result<(), SetupError> {
+    let dev = root.open_dir("/dev").step(|| "open /dev".into())?;
     let name = Path::new(path).file_name().unwrap_or_default();
     let mode = 0o666;
     mknodat(
@@ -213,8 +216,8 @@ fn bind_null(null: &Option<OwnedFd>, target: BorrowedFd<'_>, path: &str) -> Resu
     .step(|| format!("mask {path}"))
 }
 
-fn mask(root: BorrowedFd<'_>, path: &str, null: &Option<OwnedFd>) -> Result<(), SetupError> {
-    let fd = match beneath::open(root, path, false) {
+fn mask(root: &Root, path: &str, null: &Option<OwnedFd>) -> Result<(), SetupError> {
+    let fd = match root.open_path(path, false) {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         other => other.step(|| format!("open {path}"))?,
     };
@@ -235,8 +238,8 @@ fn mask(root: BorrowedFd<'_>, path: &str, null: &Option<OwnedFd>) -> Result<(), 
     }
 }
 
-fn read_only(root: BorrowedFd<'_>, path: &str) -> Result<(), SetupError> {
-    let fd = match beneath::open(root, path, false) {
+fn read_only(root: &Root, path: &str) -> Result<(), SetupError> {
+    let fd = match root.open_path(path, false) {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         other => other.step(|| format!("open {path}"))?,
     };
@@ -247,8 +250,8 @@ fn read_only(root: BorrowedFd<'_>, path: &str) -> Result<(), SetupError> {
 }
 
 /// Remounts the mount now at `path` read-only (re-resolved, so the fd names the new mount).
-fn remount_read_only(root: BorrowedFd<'_>, path: &str, dir: bool) -> Result<(), SetupError> {
-    let fd = beneath::open(root, path, dir).step(|| format!("open {path}"))?;
+fn remount_read_only(root: &Root, path: &str, dir: bool) -> Result<(), SetupError> {
+    let fd = root.open_path(path, dir).step(|| format!("open {path}"))?;
     mount(
         NONE,
         &beneath::fd_path(fd.as_fd()),
@@ -264,7 +267,7 @@ fn remount_read_only(root: BorrowedFd<'_>, path: &str, dir: bool) -> Result<(), 
     .step(|| format!("remount {path} read-only"))
 }
 
-fn volume(root: BorrowedFd<'_>, v: &super::spec::VolumeMount) -> Result<(), SetupError> {
+fn volume(root: &Root, v: &super::spec::VolumeMount) -> Result<(), SetupError> {
     let what = || format!("volume {} at {}", v.volume, v.target);
     let source = if v.host {
         beneath::open_host_source(&v.source)
@@ -282,7 +285,7 @@ fn volume(root: BorrowedFd<'_>, v: &super::spec::VolumeMount) -> Result<(), Setu
         step: format!("{}: source {}", what(), v.source.display()),
         source: e,
     })?;
-    let target = beneath::open_or_create_dir(root, &v.target).step(what)?;
+    let target = root.create_dir_all(&v.target).step(what)?;
     let mut flags = MsFlags::MS_BIND;
     if v.recursive {
         flags |= MsFlags::MS_REC;
@@ -296,7 +299,7 @@ fn volume(root: BorrowedFd<'_>, v: &super::spec::VolumeMount) -> Result<(), Setu
     )
     .step(what)?;
     if v.read_only {
-        let fd = beneath::open(root, &v.target, true).step(what)?;
+        let fd = root.open_path(&v.target, true).step(what)?;
         mount(
             NONE,
             &beneath::fd_path(fd.as_fd()),

@@ -1,21 +1,24 @@
 //! Mechanism: the per-app runner, a child of the supervisor. It joins the app's cgroups, enters a
 //! mount namespace of its own, builds the app's root and pivots into it, resolves the user and
-//! working directory there, then runs `pre-start` to completion (a non-zero exit stops the app),
-//! the main process, and `post-stop` — all three as app processes ([`super::process`]), in the
-//! same root and with the same environment. Its exit code is the main process's (128+N for
+//! working directory there, records all that for `acrun enter` ([`super::app_record`]), then
+//! runs `pre-start` to completion (a non-zero exit stops the app), the main process, and
+//! `post-stop` — all three as app processes ([`super::process`]), in the same root and with the
+//! same environment. Its exit code is the main process's (128+N for
 //! signal N), the failing `pre-start`'s, or 254 when acrun itself could not start the app.
 //!
 //! The runner keeps SIGTERM/SIGINT blocked (the supervisor's mask), so a signal the supervisor
 //! forwards to every process of the pod ends the apps while the runner lives on to run
 //! `post-stop`.
 
+use super::app_record::{self, AppRecord, HostProcess};
 use super::process::{self, Credentials};
 use super::spec::AppSpec;
 use super::{rootfs, user};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 use seccompiler::BpfProgram;
-use std::path::PathBuf;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 
 /// Exit code for acrun's own failures.
 pub const ACRUN_FAILURE: i32 = 254;
@@ -48,6 +51,14 @@ fn setup(rt: &AppRuntime<'_>) -> Result<Credentials, String> {
     for f in &rt.cgroup_procs {
         std::fs::write(f, "0").map_err(|e| format!("join cgroup {}: {e}", f.display()))?;
     }
+    // Read from acrun's /proc and the host's view before the app's root replaces them.
+    let runner = HostProcess::current(Path::new("/proc")).map_err(|e| e.to_string())?;
+    let app_dir = nix::fcntl::open(
+        &rt.app_dir,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| format!("{}: {e}", rt.app_dir.display()))?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .map_err(|e| format!("mount namespace: {e}"))?;
@@ -58,6 +69,16 @@ fn setup(rt: &AppRuntime<'_>) -> Result<Credentials, String> {
         user::resolve_in_root(&rt.app.user, &rt.app.group).map_err(|e| e.to_string())?;
     nix::unistd::chdir(rt.app.working_dir.as_str())
         .map_err(|e| format!("working directory {}: {e}", rt.app.working_dir))?;
+    // The app's directory is outside the new root: reach it through the descriptor.
+    let record = AppRecord {
+        runner,
+        uid,
+        gid,
+        app: rt.app.clone(),
+    };
+    let dir = PathBuf::from(format!("/proc/self/fd/{}", app_dir.as_raw_fd()));
+    app_record::write(&dir, &record).map_err(|e| format!("app record: {e}"))?;
+    drop(app_dir);
     Ok(Credentials { uid, gid })
 }
 

@@ -29,7 +29,7 @@ use nix::sys::stat::{Mode, UtimensatFlags, fchmod, futimens, mkdirat, utimensat}
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 
-use super::beneath::Root;
+use crate::beneath::Root;
 
 /// Limits on what one image may make the store write.
 #[derive(Debug, Clone, Copy)]

@@ -23,7 +23,6 @@
 //! and insecure imports satisfying verified lookups (A4).
 
 pub mod admission;
-pub mod beneath;
 pub mod check;
 pub mod deps;
 pub mod error;

@@ -26,8 +26,8 @@ use nix::sys::stat::{Mode, UtimensatFlags, fchmod, futimens, mkdirat, utimensat}
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 
-use super::beneath::Root;
 use super::deps::Layer;
+use crate::beneath::Root;
 
 /// How regular files reach the rendered tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

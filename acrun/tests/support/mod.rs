@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 pub mod busybox;
 pub mod pod;
+pub mod running;
 pub mod store;
 
 /// A world for one test: temp dir, gpg home, acrun state.
