@@ -75,7 +75,7 @@ req /apps/meta/image/id
 req /apps/meta/image/manifest | head -n1
 req /pod/annotations
 req /apps/nothere/image/id | head -n1
-AC_METADATA_URL=${{AC_METADATA_URL%?}}0 req /pod/uuid | head -n1
+AC_METADATA_URL=${{AC_METADATA_URL}}x req /pod/uuid | head -n1
 "
     );
     let o = sh(
@@ -282,21 +282,26 @@ fn the_hmac_key_is_not_visible_from_inside_a_pod() {
     // The positive control: the same bytes in a file the pod *can* reach through /proc/1/root.
     std::fs::write(state.join("canary"), &key_text).unwrap();
     let state = state.to_str().unwrap();
+    // The needle reaches the pod through a host volume (not the environment or argv, which acrun
+    // records in the pod directory).
+    let needle = w.path("needle");
+    std::fs::create_dir_all(&needle).unwrap();
+    std::fs::write(needle.join("key"), &key_text).unwrap();
+    let volume = format!("needle,kind=host,source={},readOnly=true", needle.display());
     let script = format!(
         r#"
 s=/proc/1/root{state}
 ls $s/pods | wc -l
 ls -A $s/metadata | wc -l
-find / -xdev -type f | xargs grep -l -F "$NEEDLE" 2>/dev/null
-find $s -type f | xargs grep -l -F "$NEEDLE" 2>/dev/null
+find / -xdev -type f | xargs grep -l -F -f /needle/key 2>/dev/null
+find $s -type f | xargs grep -l -F -f /needle/key 2>/dev/null
 true"#
     );
-    let needle = format!("NEEDLE={key_text}");
     let caps = "CAP_SYS_PTRACE,CAP_DAC_OVERRIDE,CAP_DAC_READ_SEARCH,CAP_SETUID,CAP_SETGID";
     let o = sh(
         &w,
-        &["--set-env", &needle],
-        &["--caps-retain", caps],
+        &["--volume", &volume],
+        &["--caps-retain", caps, "--mount", "volume=needle,target=/needle"],
         &script,
     );
     assert_eq!(o.status.code(), Some(0), "{}", explain(&o));
