@@ -52,6 +52,10 @@ pub enum Command {
         /// The detached signature (default: IMAGE.asc beside the image).
         #[arg(long)]
         signature: Option<PathBuf>,
+        /// Also decompress and check every entry of the archive (by default it is read up to
+        /// the manifest; the rest is hashed for the signature, as gpg does).
+        #[arg(long)]
+        full: bool,
     },
     /// Fetch images (file paths or http(s) URLs) into the store, verified; prints each image ID.
     Fetch {
@@ -227,9 +231,11 @@ pub fn main() -> ExitCode {
             };
             trust_cmd::run(&store, action).map_err(Failure::from)
         }
-        Command::Verify { aci, signature } => {
-            verify_cmd::run(&store, &aci, signature.as_deref()).map_err(Failure::from)
-        }
+        Command::Verify {
+            aci,
+            signature,
+            full,
+        } => verify_cmd::run(&store, &aci, signature.as_deref(), full).map_err(Failure::from),
         Command::Fetch {
             images,
             signature,

@@ -67,7 +67,7 @@ pub fn open_image(path: &Path) -> Result<File, NameError> {
 }
 
 /// Read the image name from the ACI bytes `input` yields (named `path` in errors). Reads to the
-/// end of the archive, not necessarily to the end of `input`.
+/// end of the archive, not necessarily to the end of `input`, and checks the whole layout.
 pub fn read_image_name_from(input: impl Read, path: &Path) -> Result<String, NameError> {
     let info = appc::aci::read::read(input, ReadOptions::default()).map_err(|source| {
         NameError::Archive {
@@ -75,10 +75,53 @@ pub fn read_image_name_from(input: impl Read, path: &Path) -> Result<String, Nam
             source,
         }
     })?;
-    let manifest =
-        ImageManifest::from_json(&info.manifest).map_err(|e| NameError::BadManifest {
-            path: path.to_owned(),
-            reason: e.to_string(),
+    name_of(&info.manifest, path)
+}
+
+/// Like [`read_image_name_from`], but stops decompressing at the manifest: the entries before it
+/// are checked by the same rules, the ones after it are not read. For a signature check, which
+/// needs the name and the exact bytes (the caller hashes the rest of the file raw), not the
+/// validity of every entry — which `acrun fetch` checks when it extracts.
+pub fn read_image_name_until_manifest(input: impl Read, path: &Path) -> Result<String, NameError> {
+    enum Stop {
+        Manifest(Vec<u8>),
+        Read(ReadError),
+    }
+    impl From<ReadError> for Stop {
+        fn from(e: ReadError) -> Stop {
+            Stop::Read(e)
+        }
+    }
+    let found = appc::aci::read::read_with(input, ReadOptions::default(), |entry, data| {
+        if entry.path != "manifest" {
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        data.read_to_end(&mut bytes).map_err(|source| {
+            Stop::Read(ReadError::Corrupt {
+                after: None,
+                source,
+            })
         })?;
+        Err(Stop::Manifest(bytes))
+    });
+    let manifest = match found {
+        Ok(summary) => summary.manifest,
+        Err(Stop::Manifest(bytes)) => bytes,
+        Err(Stop::Read(source)) => {
+            return Err(NameError::Archive {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    name_of(&manifest, path)
+}
+
+fn name_of(manifest: &[u8], path: &Path) -> Result<String, NameError> {
+    let manifest = ImageManifest::from_json(manifest).map_err(|e| NameError::BadManifest {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
     Ok(manifest.name.as_str().to_owned())
 }

@@ -2,8 +2,13 @@
 //!
 //! The image is opened once and read once: every byte goes both into the signatures' digests
 //! and into the archive reader that finds the manifest and the name (a tee), and the rest of the
-//! file after the archive is hashed too. The name the policy matches and the bytes the signature
-//! covers are therefore the same bytes, even for a FIFO or a file replaced while we read it.
+//! file is hashed too. The name the policy matches and the bytes the signature covers are
+//! therefore the same bytes, even for a FIFO or a file replaced while we read it.
+//!
+//! By default the archive is decompressed only up to its manifest (the policy needs the name,
+//! nothing more; the rest is hashed raw, as `gpg --verify` does), so verifying costs about what
+//! gpg's check does. `--full` also decompresses and checks every entry (what `acrun fetch` does
+//! before anything is extracted).
 
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -12,7 +17,9 @@ use std::time::SystemTime;
 use appc::detached_signature::{DetachedSignatures, MAX_SIGNATURE_FILE};
 use appc::trust::{Refusal, TrustError, TrustStore};
 
-use crate::image_name::{NameError, open_image, read_image_name_from};
+use crate::image_name::{
+    NameError, open_image, read_image_name_from, read_image_name_until_manifest,
+};
 
 /// Failures of `acrun verify`.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +66,7 @@ pub fn run(
     store: &TrustStore,
     aci: &Path,
     signature: Option<&Path>,
+    full: bool,
 ) -> Result<String, VerifyError> {
     let now = SystemTime::now();
     let sig_path = signature
@@ -67,7 +75,7 @@ pub fn run(
     let policy = store.policy()?;
     let mut parsed = read_signature(&sig_path).map(|bytes| DetachedSignatures::parse(&bytes, now));
     let sigs_to_feed = parsed.as_mut().ok().and_then(|p| p.as_mut().ok());
-    let name = read_once(aci, sigs_to_feed)?;
+    let name = read_once(aci, sigs_to_feed, full)?;
     let sigs = match parsed {
         Err(source) => {
             return Err(VerifyError::NoSignature {
@@ -121,15 +129,27 @@ fn read_signature(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Open `aci` once, read its name, and feed every byte of the file (the archive and whatever
-/// follows it) into `sigs` when given.
-fn read_once(aci: &Path, sigs: Option<&mut DetachedSignatures>) -> Result<String, VerifyError> {
+/// Open `aci` once, read its name (`full`: checking every entry of the archive), and feed every
+/// byte of the file into `sigs` when given.
+fn read_once(
+    aci: &Path,
+    sigs: Option<&mut DetachedSignatures>,
+    full: bool,
+) -> Result<String, VerifyError> {
     let input = BufReader::with_capacity(1 << 16, open_image(aci)?);
+    let read_name = |input: &mut dyn Read| {
+        if full {
+            read_image_name_from(input, aci)
+        } else {
+            read_image_name_until_manifest(input, aci)
+        }
+    };
     let Some(sigs) = sigs else {
-        return Ok(read_image_name_from(input, aci)?);
+        let mut input = input;
+        return Ok(read_name(&mut input)?);
     };
     let mut tee = sigs.reader(input);
-    let name = read_image_name_from(&mut tee, aci)?;
+    let name = read_name(&mut tee)?;
     io::copy(&mut tee, &mut io::sink()).map_err(|source| VerifyError::Io {
         path: aci.to_owned(),
         source,

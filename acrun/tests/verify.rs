@@ -105,11 +105,14 @@ fn refuses_tampered_image() {
     assert!(err.contains("image example.com/app"), "{err}");
     assert!(err.contains(&fpr), "{err}");
     assert!(err.contains("does not match the image"), "{err}");
-    // Bytes appended after the compressed stream: refused by the archive check already.
+    // Bytes appended after the compressed stream: the signature covers them (refused), and with
+    // --full the archive check refuses them before the signature is looked at.
     let mut bytes = original;
     bytes.extend_from_slice(&[0; 512]);
     std::fs::write(&aci, bytes).unwrap();
     let err = w.acrun_fails(1, &[&"verify", &aci]);
+    assert!(err.contains("does not match the image"), "{err}");
+    let err = w.acrun_fails(1, &[&"verify", &"--full", &aci]);
     assert!(
         err.contains("data after the end of the gzip stream"),
         "{err}"
@@ -375,6 +378,15 @@ fn a_fifo_is_read_once_so_it_cannot_show_two_images() {
     // on its own (opened twice, it would be named and the signed image's bytes would verify).
     let err = w.acrun_fails(1, &[&"verify", &fifo, &"--signature", &sig]);
     assert!(!err.contains("verified"), "{err}");
+    assert!(err.contains("does not match the image"), "{err}");
+    // With --full the archive check sees the second image as trailing data.
+    let fifo = w.path("attack-full.aci");
+    serve_fifo(
+        &fifo,
+        vec![std::fs::read(&admin).unwrap(), std::fs::read(&aci).unwrap()],
+    );
+    let err = w.acrun_fails(1, &[&"verify", &"--full", &fifo, &"--signature", &sig]);
+    assert!(!err.contains("verified"), "{err}");
     assert!(
         err.contains("data after the end of the gzip stream"),
         "{err}"
@@ -397,4 +409,40 @@ fn a_directory_or_device_is_not_an_image() {
     let err = w.acrun_fails(2, &[&"verify", &"/dev/zero", &"--signature", &sig]);
     assert!(err.contains("is a character device"), "{err}");
     w.acrun_ok(&[&"verify", &aci]);
+}
+
+#[test]
+fn full_checks_every_entry_while_the_default_stops_at_the_manifest() {
+    let (w, _, fpr) = signed_image("example.com/app", "example.com/app");
+    // A signed image whose archive is invalid after its manifest: an entry outside rootfs/.
+    let src = w.path("extra.src");
+    std::fs::create_dir_all(src.join("rootfs")).unwrap();
+    std::fs::write(
+        src.join("manifest"),
+        r#"{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/app"}"#,
+    )
+    .unwrap();
+    std::fs::write(src.join("extra"), b"not in the layout\n").unwrap();
+    let aci = w.path("extra.aci");
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&src)
+        .arg("-czf")
+        .arg(&aci)
+        .args(["manifest", "rootfs", "extra"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    w.gpg_sign(UID, &aci, &[]);
+    // The signature and the name are good: the default check says so (fetch would refuse the
+    // archive when it extracts it).
+    let out = w.acrun_ok(&[&"verify", &aci]);
+    assert!(out.contains(&format!("signed by {fpr}")), "{out}");
+    // --full reads every entry and refuses the stray one.
+    let err = w.acrun_fails(1, &[&"verify", &"--full", &aci]);
+    assert!(err.contains("extra"), "{err}");
+    // Control: --full accepts a valid image.
+    let good = w.aci("good.aci", "example.com/app");
+    w.gpg_sign(UID, &good, &[]);
+    w.acrun_ok(&[&"verify", &"--full", &good]);
 }
