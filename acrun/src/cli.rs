@@ -309,12 +309,15 @@ pub fn main() -> ExitCode {
             })
         }
         Command::Image(cmd) => open_store(&cli.dir)
-            .and_then(|images| image(&images, &store, cmd).map_err(Failure::from)),
+            .and_then(|images| image(&cli.dir, &images, &store, cmd).map_err(Failure::from)),
         Command::Gc => pod_cmd::gc(&cli.dir)
             .map_err(Failure::from)
             .and_then(|pods| {
                 open_store(&cli.dir)
-                    .and_then(|images| image_cmd::gc(&images).map_err(Failure::from))
+                    .and_then(|images| {
+                        let in_use = crate::pod::pins::in_use(&cli.dir);
+                        image_cmd::gc(&images, &in_use).map_err(Failure::from)
+                    })
                     .map(|images| pods + &images)
             }),
         // --- pods ---
@@ -413,13 +416,16 @@ fn open_store(dir: &std::path::Path) -> Result<Store, Failure> {
 }
 
 fn image(
+    dir: &std::path::Path,
     images: &Store,
     trust: &appc::trust::TrustStore,
     cmd: ImageCommand,
 ) -> Result<String, image_cmd::ImageCmdError> {
     match cmd {
         ImageCommand::List { json } => image_cmd::list(images, json),
-        ImageCommand::Rm { images: refs } => image_cmd::remove(images, &refs),
+        ImageCommand::Rm { images: refs } => {
+            image_cmd::remove(images, &refs, &crate::pod::pins::in_use(dir))
+        }
         ImageCommand::CatManifest { image, files } => {
             image_cmd::cat_manifest(images, &image, files)
         }

@@ -7,6 +7,8 @@ use std::path::Path;
 use appc::trust::TrustStore;
 
 use crate::fetch::{self, FetchError, FetchOptions};
+use crate::pod::pins::InUse;
+use crate::store::gc::Keep;
 use crate::store::{Judge, Record, Store, StoreError};
 
 /// What `--insecure-options` turned off.
@@ -46,6 +48,12 @@ pub enum ImageCmdError {
     Fetch(#[from] FetchError),
     #[error(transparent)]
     Admission(#[from] crate::store::admission::AdmissionError),
+    /// A live pod runs on the image.
+    #[error("image {id} is in use by pod {pod}: stop it first (`acrun stop {pod}`)")]
+    InUse { id: String, pod: String },
+    /// A pod is resolving its images right now.
+    #[error("a pod is starting and has not yet recorded its images; try again")]
+    PodStarting,
 }
 
 impl ImageCmdError {
@@ -54,7 +62,8 @@ impl ImageCmdError {
         match self {
             ImageCmdError::Store(e) => e.is_usage(),
             ImageCmdError::Fetch(e) => e.is_usage(),
-            ImageCmdError::Admission(_) => false,
+            ImageCmdError::Admission(_) | ImageCmdError::InUse { .. } => false,
+            ImageCmdError::PodStarting => false,
         }
     }
 }
@@ -128,11 +137,24 @@ fn find(store: &Store, reference: &str) -> Result<Record, ImageCmdError> {
     Ok(store.find(reference, None)?)
 }
 
-/// `acrun image rm`.
-pub fn remove(store: &Store, references: &[String]) -> Result<String, ImageCmdError> {
+/// `acrun image rm`: refused for an image a live pod runs on.
+pub fn remove(
+    store: &Store,
+    references: &[String],
+    in_use: &InUse,
+) -> Result<String, ImageCmdError> {
     let mut out = String::new();
     for reference in references {
         let r = find(store, reference)?;
+        if let Some(pod) = in_use.pod_using(&r.id.to_string()) {
+            return Err(ImageCmdError::InUse {
+                id: r.id.to_string(),
+                pod: pod.to_owned(),
+            });
+        }
+        if in_use.unknown {
+            return Err(ImageCmdError::PodStarting);
+        }
         store.remove(&r.id)?;
         let _ = writeln!(out, "removed {} ({})", r.id, r.name);
     }
@@ -193,9 +215,12 @@ pub fn verify(store: &Store, reference: &str) -> Result<String, ImageCmdError> {
     ))
 }
 
-/// `acrun gc`.
-pub fn gc(store: &Store) -> Result<String, ImageCmdError> {
-    let g = store.gc()?;
+/// `acrun gc`: keeps what live pods run on.
+pub fn gc(store: &Store, in_use: &InUse) -> Result<String, ImageCmdError> {
+    let g = store.gc(&Keep {
+        ids: in_use.ids(),
+        all: in_use.unknown,
+    })?;
     Ok(format!(
         "removed {} temporary, {} tree(s), {} blob(s), {} rendered tree(s)\n",
         g.temporary, g.trees, g.blobs, g.rendered

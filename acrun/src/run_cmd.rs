@@ -508,6 +508,32 @@ pub fn run(
         }
         set_env.push((k.to_owned(), v.to_owned()));
     }
+    // The pod directory and its lock come first: from here until the pod has exited, the
+    // images this pod resolves are pinned against `image rm` and `gc` (`pod::pins`).
+    let uuid = new_uuid()?;
+    let pod_dir = state::pods_dir(dir).join(&uuid);
+    std::fs::create_dir_all(&pod_dir).map_err(|source| RunError::Io {
+        path: pod_dir.clone(),
+        source,
+    })?;
+    let lock = state::lock(&pod_dir).map_err(launch::LaunchError::from)?;
+    let started = start(dir, args, resolve, set_env, &uuid, &pod_dir, lock);
+    if started.is_err() && !state::pod_started(&pod_dir) {
+        let _ = std::fs::remove_dir_all(&pod_dir);
+    }
+    started
+}
+
+/// Resolves the images, plans and launches the pod in `pod_dir` (locked by `lock`).
+fn start(
+    dir: &Path,
+    args: &RunArgs,
+    resolve: &mut dyn FnMut(&str) -> Result<ImageInfo, String>,
+    set_env: Vec<(String, String)>,
+    uuid: &str,
+    pod_dir: &Path,
+    lock: state::PodLock,
+) -> Result<i32, RunError> {
     let (pod, images) = match &args.pod_manifest {
         Some(file) => crate::pod_manifest_file::load(file, resolve)?,
         None => {
@@ -525,13 +551,10 @@ pub fn run(
         Net::None
     };
     let forwards = ports::plan(&pod, &images, net).map_err(|e| usage(e.to_string()))?;
-    let uuid = new_uuid()?;
-    let pod_dir = state::pods_dir(dir).join(&uuid);
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| RunError::Io { path, source }
     };
-    std::fs::create_dir_all(&pod_dir).map_err(io(&pod_dir))?;
     let pod_json = pod_dir.join("pod.json");
     appc::atomic_file::write_atomically(&pod_json, &pod.to_json_pretty(), 0o644)
         .map_err(io(&pod_json))?;
@@ -551,11 +574,11 @@ pub fn run(
         .collect();
     let info = PodInfo::new(uuid_value, token, &pod, &served);
     let opts = PodOptions {
-        uuid: uuid.clone(),
+        uuid: uuid.to_owned(),
         hostname: args.hostname.clone(),
         net,
         set_env,
-        pod_dir: pod_dir.clone(),
+        pod_dir: pod_dir.to_owned(),
         interactive: args.interactive,
         metadata_url,
         hidden: vec![crate::metadata::key::key_dir(dir)],
@@ -576,7 +599,7 @@ pub fn run(
         pod: info,
         dir: dir.to_owned(),
     };
-    Ok(launch::run(&spec, &pod_dir, args.strict, services)?)
+    Ok(launch::run(&spec, pod_dir, args.strict, services, lock)?)
 }
 
 #[cfg(test)]

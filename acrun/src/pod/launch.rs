@@ -85,6 +85,7 @@ pub fn run(
     pod_dir: &Path,
     strict: bool,
     services: Services,
+    lock: state::PodLock,
 ) -> Result<i32, LaunchError> {
     let _ = nix::sys::prctl::set_dumpable(false);
     make_dirs(spec, pod_dir)?;
@@ -127,7 +128,6 @@ pub fn run(
         exit_code: None,
         cgroups: cgroups.dirs(),
     };
-    let lock = state::lock(pod_dir)?;
     state::write(pod_dir, &record)?;
     let code = start_and_wait(spec, pod_dir, &runtimes, &mut record, services);
     record.phase = Phase::Exited;

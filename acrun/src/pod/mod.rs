@@ -17,6 +17,7 @@ pub mod filesystem;
 pub mod launch;
 pub mod namespaces;
 pub mod pidfd;
+pub mod pins;
 pub mod ports;
 pub mod process;
 pub mod rootfs;

@@ -170,6 +170,12 @@ pub fn current(pod_dir: &Path) -> Result<PodState, StateError> {
     Ok(st)
 }
 
+/// Whether the pod in `pod_dir` got as far as recording a state (then `acrun gc` owns its
+/// directory; before that, a failed start removes it).
+pub fn pod_started(pod_dir: &Path) -> bool {
+    pod_dir.join("state.json").exists()
+}
+
 /// Every pod under `dir`, sorted by UUID.
 pub fn list(dir: &Path) -> Vec<(PathBuf, PodState)> {
     let Ok(entries) = std::fs::read_dir(pods_dir(dir)) else {

@@ -63,7 +63,23 @@ fn names(dir: &Path) -> Result<Vec<String>, StoreError> {
 }
 
 /// Collect garbage.
-pub fn collect(store: &Store) -> Result<GcReport, StoreError> {
+/// What `collect` must leave in place whatever the records say: the trees of images live pods
+/// run on, and every rendered tree made from them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Keep {
+    /// Image IDs in use.
+    pub ids: Vec<String>,
+    /// Keep every tree and rendered tree (a pod has not said yet which images it uses).
+    pub all: bool,
+}
+
+impl Keep {
+    fn tree(&self, id: &str) -> bool {
+        self.all || self.ids.iter().any(|k| k == id)
+    }
+}
+
+pub fn collect(store: &Store, keep: &Keep) -> Result<GcReport, StoreError> {
     let layout = store.layout();
     let _write = lock::exclusive(&layout.lock()).map_err(StoreError::io(layout.lock()))?;
     let mut report = GcReport::default();
@@ -82,7 +98,7 @@ pub fn collect(store: &Store) -> Result<GcReport, StoreError> {
         }
     }
     for name in names(&layout.trees())? {
-        if !stored(store, &name) {
+        if !stored(store, &name) && !keep.tree(&name) {
             remove_tree(&layout.trees().join(&name), layout)?;
             report.trees += 1;
         }
@@ -108,7 +124,8 @@ pub fn collect(store: &Store) -> Result<GcReport, StoreError> {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        if ids.is_empty() || !ids.iter().all(|id| stored(store, id)) {
+        let pinned = ids.iter().any(|id| keep.tree(id));
+        if !pinned && (ids.is_empty() || !ids.iter().all(|id| stored(store, id))) {
             remove_tree(&path, layout)?;
             report.rendered += 1;
         }

@@ -193,8 +193,9 @@ impl Store {
         check::verify(self, id)
     }
 
-    /// Remove what no record references and dead imports' temporary directories.
-    pub fn gc(&self) -> Result<gc::GcReport, StoreError> {
-        gc::collect(self)
+    /// Remove what no record references and dead imports' temporary directories, but never
+    /// what `keep` names (the images live pods run on).
+    pub fn gc(&self, keep: &gc::Keep) -> Result<gc::GcReport, StoreError> {
+        gc::collect(self, keep)
     }
 }

@@ -1,0 +1,59 @@
+//! A live pod's images are pinned: `acrun image rm` refuses them and `acrun gc` keeps their
+//! trees, so a running app's files never vanish; once the pod has exited both work.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use support::World;
+use support::running::{RunningPod, acrun, explain, image};
+
+#[test]
+fn a_running_pods_image_is_kept_until_the_pod_exits() {
+    let w = World::new();
+    let aci = image(
+        &w,
+        "pinned",
+        r#"{"exec":["/bin/sh"],"user":"0","group":"0"}"#,
+        &[],
+    );
+    let fetched = acrun(
+        &w,
+        &["fetch", "--insecure-options=image", aci.to_str().unwrap()],
+    );
+    assert_eq!(fetched.status.code(), Some(0), "{}", explain(&fetched));
+    let id = String::from_utf8_lossy(&fetched.stdout).trim().to_owned();
+    let tree = w.path("state/images/trees").join(&id);
+    assert!(tree.is_dir());
+    let pod = RunningPod::start(
+        &w,
+        "pinned",
+        &[
+            &id,
+            "--mount",
+            "volume=out,target=/out",
+            "--",
+            "-c",
+            "touch /out/ready; exec sleep 1000",
+        ],
+    );
+    let rm = acrun(&w, &["image", "rm", &id]);
+    assert_eq!(rm.status.code(), Some(1), "{}", explain(&rm));
+    assert!(
+        String::from_utf8_lossy(&rm.stderr).contains(&format!("in use by pod {}", pod.uuid)),
+        "{}",
+        explain(&rm)
+    );
+    let gc = acrun(&w, &["gc"]);
+    assert_eq!(gc.status.code(), Some(0), "{}", explain(&gc));
+    assert!(
+        tree.join("rootfs/bin/busybox").is_file(),
+        "gc kept the tree"
+    );
+    let ls = pod.enter(&["--", "/bin/ls", "/bin/busybox"]);
+    assert_eq!(ls.status.code(), Some(0), "{}", explain(&ls));
+    drop(pod);
+    // Control: the pod has exited; now the image goes.
+    let rm = acrun(&w, &["image", "rm", &id]);
+    assert_eq!(rm.status.code(), Some(0), "{}", explain(&rm));
+    assert!(!tree.exists());
+}
