@@ -190,6 +190,7 @@ fn fetch_checked(
     let node = Node {
         id: top.id,
         manifest: top.manifest.clone(),
+        size: top.record.size,
     };
     let mut pending = vec![top];
     let mut failure = None;
@@ -268,6 +269,7 @@ impl Fetcher<'_> {
             return Ok(Node {
                 id: r.id,
                 manifest: self.store.manifest(&r.id)?,
+                size: r.size,
             });
         }
         let mut last_error = None;
@@ -385,6 +387,7 @@ fn node(p: &Prepared) -> Node {
     Node {
         id: p.id,
         manifest: p.manifest.clone(),
+        size: p.record.size,
     }
 }
 

@@ -287,6 +287,32 @@ fn refuses_a_dependency_with_a_wrong_image_id() {
 }
 
 #[test]
+fn refuses_a_dependency_of_the_wrong_size() {
+    let (w, key) = world();
+    let c = Case::new(&w, &key);
+    let base = Tar::image("example.com/base").file("rootfs/base", b"b");
+    let base_path = w.signed_aci("base-linux-amd64.aci", &base.bytes(), &key);
+    let size = std::fs::metadata(&base_path).unwrap().len();
+    let top = |file: &str, size: u64| {
+        let extra =
+            format!(r#","dependencies":[{{"imageName":"example.com/base","size":{size}}}]"#);
+        let tar = Tar::new()
+            .file("manifest", manifest("example.com/top", &extra).as_bytes())
+            .dir("rootfs");
+        w.signed_aci(file, &tar.bytes(), &key)
+    };
+    let wrong = top("top-wrong.aci", size + 1);
+    c.refused(
+        &wrong,
+        &["example.com/base", &format!("must be {} bytes", size + 1)],
+    );
+    // Control: the size the base image really has.
+    let right = top("top.aci", size);
+    w.acrun_ok(&[&"fetch", &right]);
+    assert_eq!(w.listed().len(), 2);
+}
+
+#[test]
 fn dependencies_from_the_same_directory_render_in_spec_order() {
     // Positive control of the two dependency refusals: the same shape, valid, renders.
     let (w, key) = world();

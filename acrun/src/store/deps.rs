@@ -6,7 +6,8 @@
 //!
 //! Defends against: dependency cycles (CVE-2016-8579 in docker2aci; the Go renderer loops
 //! forever), chains deeper than [`MAX_DEPTH`], diamond explosions (more than [`MAX_IMAGES`]
-//! list elements), and a dependency whose declared `imageID` or name is not what was found.
+//! list elements), and a dependency whose declared `imageID`, `size` or name is not what was
+//! found.
 //! Every check names the chain of images that led to it.
 
 use appc::ImageId;
@@ -22,6 +23,8 @@ pub const MAX_IMAGES: usize = 256;
 pub struct Node {
     pub id: ImageId,
     pub manifest: ImageManifest,
+    /// Size in bytes of the image file as fetched (a dependency's `size` must match it).
+    pub size: u64,
 }
 
 /// One element of the dependency list.
@@ -59,6 +62,13 @@ pub enum DepError {
         dependency: String,
         expected: String,
         found: String,
+    },
+    #[error("{}: dependency {dependency} must be {expected} bytes, but the image found is {found} bytes", .chain.join(" -> "))]
+    WrongSize {
+        chain: Vec<String>,
+        dependency: String,
+        expected: u64,
+        found: u64,
     },
     #[error("{}: dependency {dependency} resolved to an image named {found}", .chain.join(" -> "))]
     WrongName {
@@ -138,6 +148,16 @@ fn child(
             found: node.id.to_string(),
         });
     }
+    if let Some(expected) = dep.size
+        && expected != node.size
+    {
+        return Err(DepError::WrongSize {
+            chain,
+            dependency,
+            expected,
+            found: node.size,
+        });
+    }
     if node.manifest.name != dep.image_name {
         return Err(DepError::WrongName {
             chain,
@@ -186,6 +206,7 @@ mod tests {
         Node {
             id: ImageId::from_digest(digest),
             manifest: m,
+            size: 1000,
         }
     }
 
@@ -264,6 +285,20 @@ mod tests {
         a.manifest.dependencies[0].image_id = Some(ImageId::from_digest([9; 64]));
         let err = list(&[a, image("b", &[])]).unwrap_err();
         assert!(matches!(err, DepError::WrongId { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_wrong_size_and_accepts_the_right_one() {
+        let mut a = image("a", &["b"]);
+        a.manifest.dependencies[0].size = Some(1000);
+        assert!(
+            list(&[a.clone(), image("b", &[])]).is_ok(),
+            "positive control"
+        );
+        a.manifest.dependencies[0].size = Some(999);
+        let err = list(&[a, image("b", &[])]).unwrap_err();
+        assert!(matches!(err, DepError::WrongSize { .. }), "{err}");
+        assert!(err.to_string().contains("999 bytes"), "{err}");
     }
 
     #[test]

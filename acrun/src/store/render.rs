@@ -264,6 +264,7 @@ mod tests {
         Node {
             id: ImageId::from_digest([n; 64]),
             manifest: m,
+            size: 1000,
         }
     }
 

@@ -29,12 +29,13 @@ pub fn layers(
     judge: Option<&Judge>,
 ) -> Result<Vec<Layer>, StoreError> {
     let layout = store.layout();
-    if store.get(id).is_none() {
+    let Some(top_record) = store.get(id) else {
         return Err(StoreError::NotFound(id.to_string()));
-    }
+    };
     let top = Node {
         id: *id,
         manifest: store.manifest(id)?,
+        size: top_record.size,
     };
     let mut resolve = |dep: &appc::manifest::Dependency| -> Result<Node, String> {
         let record = match dep.image_id {
@@ -55,6 +56,7 @@ pub fn layers(
         Ok(Node {
             id: record.id,
             manifest,
+            size: record.size,
         })
     };
     Ok(dep_list(top, &mut resolve)?)
