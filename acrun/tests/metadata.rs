@@ -48,6 +48,15 @@ req() { # PATH [POST-DATA]
 
 #[test]
 fn the_pod_reads_its_identity_with_exact_types() {
+    identity_with_exact_types(&[]);
+}
+
+#[test]
+fn the_service_is_reachable_with_the_host_network_too() {
+    identity_with_exact_types(&["--net=host"]);
+}
+
+fn identity_with_exact_types(net: &[&str]) {
     let w = World::new();
     let saved = w.path("uuid");
     let script = format!(
@@ -61,12 +70,9 @@ req /apps/nothere/image/id | head -n1
 AC_METADATA_URL=${{AC_METADATA_URL}}x req /pod/uuid | head -n1
 "
     );
-    let o = sh(
-        &w,
-        &["--uuid-file-save", saved.to_str().unwrap()],
-        &[],
-        &script,
-    );
+    let mut pod = vec!["--uuid-file-save", saved.to_str().unwrap()];
+    pod.extend_from_slice(net);
+    let o = sh(&w, &pod, &[], &script);
     assert_eq!(o.status.code(), Some(0), "{}", explain(&o));
     let uuid = std::fs::read_to_string(&saved).unwrap();
     let stdout = out(&o);
@@ -287,4 +293,47 @@ true"#
     assert_eq!(out(&o).trim(), "1", "{}", explain(&o));
     // The key file itself did not change.
     assert_eq!(std::fs::read_to_string(&key).unwrap(), key_text);
+}
+
+/// A plain HTTP/1.0 GET from the host; the body of a 200 answer, `None` if nothing answers.
+fn host_get(url: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (addr, path) = rest.split_at(rest.find('/')?);
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    (head.split(' ').nth(1) == Some("200")).then(|| body.to_owned())
+}
+
+#[test]
+fn with_its_own_network_the_service_is_not_reachable_from_the_host() {
+    let w = World::new();
+    let aci = busybox(&w);
+    let script = r#"echo "$AC_METADATA_URL" > /out/url; touch /out/ready; exec sleep 1000"#;
+    for (net, reachable) in [("--net=none", false), ("--net=host", true)] {
+        let pod = support::running::RunningPod::start(
+            &w,
+            net.trim_start_matches('-'),
+            &[
+                net,
+                aci.to_str().unwrap(),
+                "--mount",
+                "volume=out,target=/out",
+                "--",
+                "-c",
+                script,
+            ],
+        );
+        let url = format!("{}/acMetadata/v1/pod/uuid", pod.read("url").trim());
+        let got = host_get(&url);
+        if reachable {
+            assert_eq!(got.as_deref(), Some(pod.uuid.as_str()), "{net}: {url}");
+        } else {
+            assert_eq!(got, None, "{net}: the host reached {url}");
+        }
+    }
 }
