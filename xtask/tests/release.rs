@@ -44,18 +44,29 @@ fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).unwrap().to_path_buf()
 }
 
-/// A copy of the committed tree (`git archive HEAD`) in `dir/repo`.
+/// A copy of the repository's tracked files (`git archive` of `git stash create`, which is HEAD
+/// plus the uncommitted changes to tracked files, or HEAD when there are none) in `dir/repo`.
 fn archive_copy(dir: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let repo = dir.join("repo");
     std::fs::create_dir(&repo).unwrap();
+    let stash = run(Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["stash", "create"]));
+    let stash = String::from_utf8_lossy(&stash.stdout).trim().to_owned();
+    let tree = if stash.is_empty() {
+        "HEAD".to_owned()
+    } else {
+        stash
+    };
     let tar = dir.join("repo.tar");
     run(Command::new("git")
         .arg("-C")
         .arg(root)
         .args(["archive", "--format=tar", "-o"])
         .arg(&tar)
-        .arg("HEAD"));
+        .arg(&tree));
     run(Command::new("tar")
         .arg("-xf")
         .arg(&tar)
@@ -168,7 +179,8 @@ fn release_in_a_git_archive_copy_is_signed_checked_and_reproducible() {
         ],
     );
     assert!(out.status.success(), "{}", explain(&out));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", explain(&out)));
     assert_eq!(summary["ok"], true, "{summary}");
     let images = summary["images"].as_array().unwrap();
     let recipes = files_with_extension(&repo.join("recipes"), ".kdl").len();

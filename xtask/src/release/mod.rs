@@ -115,7 +115,12 @@ pub fn run(root: &Path, args: &ReleaseArgs) -> Result<()> {
     )?;
     if let Some(hook) = &args.between_builds {
         eprintln!("xtask: --between-builds: {hook}");
-        crate::status(Command::new("sh").args(["-c", hook]).current_dir(root))?;
+        crate::status(
+            Command::new("sh")
+                .args(["-c", hook])
+                .current_dir(root)
+                .stdout(std::io::stderr()),
+        )?;
     }
     let second_dir = tempfile::Builder::new()
         .prefix("xtask-release-")
@@ -146,7 +151,11 @@ pub fn run(root: &Path, args: &ReleaseArgs) -> Result<()> {
         files.extend(list_images(&images_dir)?);
         crate::atomic_write(&sums, sums::text(&dist, &files)?.as_bytes())?;
         let mut sign = Command::new(bin.join("acbuild"));
-        sign.arg("sign").arg(&sums).arg("--sign-key").arg(&key);
+        sign.arg("sign")
+            .arg(&sums)
+            .arg("--sign-key")
+            .arg(&key)
+            .stdout(Stdio::null());
         crate::status(&mut sign)?;
         publish(&bin, &key, &dist, &args.base_url, &mut images)?;
     } else {
@@ -397,7 +406,7 @@ fn report(
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
-    let rows: Vec<[String; 5]> = images
+    let rows: Vec<[String; 6]> = images
         .iter()
         .map(|i| {
             let tests = match (i.tests_passed, i.tests_failed) {
@@ -412,10 +421,11 @@ fn report(
                 i.image_id.chars().take(19).collect(),
                 tests,
                 reproducible.to_owned(),
+                i.site.clone().unwrap_or_else(|| "-".to_owned()),
             ]
         })
         .collect();
-    let header = ["image", "size", "image ID", "tests", "reproducible"];
+    let header = ["image", "size", "image ID", "tests", "reproducible", "site"];
     let width = |c: usize| {
         rows.iter()
             .map(|r| r[c].len())
@@ -423,8 +433,8 @@ fn report(
             .max()
             .unwrap_or(0)
     };
-    let widths: Vec<usize> = (0..5).map(width).collect();
-    let line = |cells: [&str; 5]| {
+    let widths: Vec<usize> = (0..header.len()).map(width).collect();
+    let line = |cells: &[&str]| {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
@@ -432,9 +442,10 @@ fn report(
             .collect();
         eprintln!("{}", padded.join("  ").trim_end());
     };
-    line(header);
+    line(&header);
     for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        line(&cells);
     }
     for t in tarballs {
         eprintln!("{}", t.display());
