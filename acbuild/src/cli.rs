@@ -525,48 +525,15 @@ fn render_builds(
         Ok(t) => t,
         Err(e) => return fail(e.kind(), e),
     };
-    let keep_aci = args.format.contains(&crate::oci::Format::Aci);
     let mut summaries = Vec::new();
     for result in results {
         match result {
             Ok(summary) => {
-                summary.warnings.iter().for_each(|w| eprintln!("{w}"));
-                if keep_aci {
-                    warn_if_unsigned(&summary.signature, &summary.path);
+                let (json, worst) = render_build(&summary, args, key, signer_time, acrun);
+                if let Some(kind) = worst {
+                    outcome.record(kind);
                 }
-                let signer = key.zip(signer_time).map(|(k, t)| (&k.key, t));
-                let oci = match emit_oci(&summary, args, signer) {
-                    Ok(oci) => oci,
-                    Err(kind) => {
-                        outcome.record(kind);
-                        continue;
-                    }
-                };
-                if !args.json {
-                    if keep_aci {
-                        println!(
-                            "{} {} ({} bytes, {} entries)",
-                            summary.path.display(),
-                            summary.image_id,
-                            summary.size,
-                            summary.entries
-                        );
-                    }
-                    oci.iter().for_each(print_oci);
-                }
-                let mut json = build_json(&summary, &oci, keep_aci);
-                if let Some(acrun) = acrun {
-                    match test_image(acrun, &summary, key, args.json) {
-                        Ok(reports) => {
-                            if reports.iter().any(|r| !r.passed) {
-                                outcome.record(ErrorKind::Failure);
-                            }
-                            json["tests"] = serde_json::to_value(&reports).unwrap_or_default();
-                        }
-                        Err(kind) => outcome.record(kind),
-                    }
-                }
-                summaries.push(json);
+                summaries.extend(json);
             }
             Err(err) => {
                 outcome.record(err.kind());
@@ -581,6 +548,59 @@ fn render_builds(
         );
     }
     outcome.exit_code()
+}
+
+/// Report one built image: warnings, its tests (before an OCI conversion that may remove the
+/// ACI), its OCI forms, its line; its JSON summary (`None` when the OCI step failed) and the
+/// worst failure met.
+fn render_build(
+    summary: &BuildSummary,
+    args: &BuildArgs,
+    key: Option<&SigningKey>,
+    signer_time: Option<std::time::SystemTime>,
+    acrun: Option<&Path>,
+) -> (Option<serde_json::Value>, Option<ErrorKind>) {
+    let keep_aci = args.format.contains(&crate::oci::Format::Aci);
+    summary.warnings.iter().for_each(|w| eprintln!("{w}"));
+    if keep_aci {
+        warn_if_unsigned(&summary.signature, &summary.path);
+    }
+    let mut worst = None;
+    let tests = match acrun.map(|acrun| test_image(acrun, summary, key, args.json)) {
+        Some(Ok(reports)) => {
+            if reports.iter().any(|r| !r.passed) {
+                worst = Some(ErrorKind::Failure);
+            }
+            Some(reports)
+        }
+        Some(Err(kind)) => {
+            worst = Some(kind);
+            None
+        }
+        None => None,
+    };
+    let signer = key.zip(signer_time).map(|(k, t)| (&k.key, t));
+    let oci = match emit_oci(summary, args, signer) {
+        Ok(oci) => oci,
+        Err(kind) => return (None, worst.max(Some(kind))),
+    };
+    if !args.json {
+        if keep_aci {
+            println!(
+                "{} {} ({} bytes, {} entries)",
+                summary.path.display(),
+                summary.image_id,
+                summary.size,
+                summary.entries
+            );
+        }
+        oci.iter().for_each(print_oci);
+    }
+    let mut json = build_json(summary, &oci, keep_aci);
+    if let Some(reports) = tests {
+        json["tests"] = serde_json::to_value(&reports).unwrap_or_default();
+    }
+    (Some(json), worst)
 }
 
 /// Run the recipe's tests against its built image under acrun; print each report (on stderr

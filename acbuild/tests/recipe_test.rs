@@ -198,3 +198,32 @@ fn a_build_without_test_runs_no_test() {
     let tested = acbuild(dir.path(), &["test", recipe.to_str().unwrap()]);
     assert_eq!(tested.status.code(), Some(1), "{}", text(&tested));
 }
+
+#[test]
+fn a_missing_acrun_is_an_input_error_before_anything_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = busybox_recipe(
+        dir.path(),
+        "    test \"t\" {\n        exec \"/bin/busybox\" \"true\"\n    }\n",
+    );
+    let o = acbuild_cmd::acbuild([
+        "test",
+        recipe.to_str().unwrap(),
+        "--acrun",
+        "/nonexistent/acrun",
+    ])
+    .arg("--out")
+    .arg(dir.path().join("out"))
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--acrun /nonexistent/acrun: no such file"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.path().join("out").exists(), "nothing is built");
+    // Positive control: with the real acrun the same recipe builds and its test passes.
+    let o = acbuild(dir.path(), &["test", recipe.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+}

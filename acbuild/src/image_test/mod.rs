@@ -44,6 +44,9 @@ pub enum TestError {
         /// The directory looked in first.
         beside: String,
     },
+    /// `--acrun FILE` names no file.
+    #[error("--acrun {}: no such file", .0.display())]
+    AcrunMissing(PathBuf),
     /// Starting a program, or a temporary directory, failed.
     #[error("{what}: {source}")]
     Io {
@@ -68,7 +71,7 @@ impl TestError {
     /// A missing acrun is the environment's (exit 2); a refused setup is a failed test run (1).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            TestError::NoAcrun { .. } => ErrorKind::Input,
+            TestError::NoAcrun { .. } | TestError::AcrunMissing(_) => ErrorKind::Input,
             TestError::Io { .. } | TestError::Setup { .. } => ErrorKind::Failure,
         }
     }
@@ -96,7 +99,10 @@ pub struct TestReport {
 /// Find acrun: `explicit` if given, else beside the running executable, else on `PATH`.
 pub fn locate_acrun(explicit: Option<&Path>) -> Result<PathBuf, TestError> {
     if let Some(path) = explicit {
-        return Ok(path.to_owned());
+        return match path.is_file() {
+            true => Ok(path.to_owned()),
+            false => Err(TestError::AcrunMissing(path.to_owned())),
+        };
     }
     let beside = std::env::current_exe()
         .ok()
