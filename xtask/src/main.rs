@@ -24,7 +24,7 @@ const PACKAGES: &str = include_str!("../debian-packages.txt");
 
 /// Project automation.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask")]
+#[command(name = "xtask", bin_name = "cargo xtask")]
 struct Cli {
     #[command(subcommand)]
     task: Task,

@@ -245,6 +245,8 @@ fn build(bin: &Path, recipes: &[PathBuf], env: &BuildEnv<'_>) -> Result<Vec<Valu
         .current_dir(env.cwd)
         .env("TZ", env.tz)
         .env("LC_ALL", env.locale)
+        // A terminal stays acbuild's, for the passphrase prompt (`output` would close stdin).
+        .stdin(Stdio::inherit())
         .stdout(Stdio::piped());
     match env.sign_key {
         Some(key) => cmd.arg("--sign-key").arg(key),
