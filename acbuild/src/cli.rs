@@ -42,6 +42,9 @@ pub struct Cli {
 pub enum Command {
     /// Build recipes into `.aci` files.
     Build(BuildArgs),
+    /// Build recipes, then run each `test` block in the image under acrun (a throwaway store
+    /// trusting only the signing key); exit 1 if any test fails.
+    Test(BuildArgs),
     /// Parse, validate, plan and trace recipes without writing anything.
     Check {
         /// Recipe files.
@@ -151,6 +154,12 @@ pub struct BuildArgs {
     /// oci-archive (the same layout as one tar, NAME.oci.tar).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "aci")]
     pub format: Vec<crate::oci::Format>,
+    /// After building, run the recipes' `test` blocks under acrun (as `acbuild test` does).
+    #[arg(long)]
+    pub test: bool,
+    /// The acrun program tests run (default: beside acbuild, else on PATH).
+    #[arg(long, value_name = "FILE")]
+    pub acrun: Option<PathBuf>,
 }
 
 /// Options of `acbuild pack`.
@@ -235,6 +244,10 @@ impl Outcome {
 fn run(command: Command) -> ExitCode {
     match command {
         Command::Build(args) => run_build(&args),
+        Command::Test(mut args) => {
+            args.test = true;
+            run_build(&args)
+        }
         Command::Check { recipes } => run_check(&recipes),
         Command::Keygen { uid, out } => run_keygen(&uid, out),
         Command::Sign { aci, sign_key } => run_sign(&aci, sign_key),
@@ -423,6 +436,14 @@ fn run_build(args: &BuildArgs) -> ExitCode {
         Ok(write) => write,
         Err(code) => return code,
     };
+    let acrun = match args
+        .test
+        .then(|| crate::image_test::locate_acrun(args.acrun.as_deref()))
+        .transpose()
+    {
+        Ok(acrun) => acrun,
+        Err(e) => return fail(e.kind(), e),
+    };
     let key = match signing_key_of(args.sign_key.clone(), args.no_sign) {
         Ok(key) => key,
         Err(code) => return code,
@@ -433,10 +454,11 @@ fn run_build(args: &BuildArgs) -> ExitCode {
         cache: !args.no_cache,
     };
     let results = build_with_progress(&args.recipes, &options, key.as_ref());
-    render_builds(results, args, key.as_ref())
+    render_builds(results, args, key.as_ref(), acrun.as_deref())
 }
 
-/// Build every recipe in parallel, with a progress bar on a terminal.
+/// Build every recipe in parallel; on a terminal, a progress bar naming the recipes being built
+/// and a line for each one finished.
 fn build_with_progress(
     recipes: &[PathBuf],
     options: &BuildOptions,
@@ -444,14 +466,43 @@ fn build_with_progress(
 ) -> Vec<Result<BuildSummary, BuildError>> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(recipes.len() as u64);
-        bar.set_message("building");
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:24}] {pos}/{len} {msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
         bar
     });
+    let building = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let show = |bar: &indicatif::ProgressBar,
+                change: &dyn Fn(&mut std::collections::BTreeSet<String>)| {
+        if let Ok(mut set) = building.lock() {
+            change(&mut set);
+            let names: Vec<&str> = set.iter().map(String::as_str).collect();
+            bar.set_message(format!("building {}", names.join(", ")));
+        }
+    };
     let results = recipes
         .par_iter()
         .map(|r| {
+            let name = r.display().to_string();
+            let started = std::time::Instant::now();
+            if let Some(bar) = &bar {
+                show(bar, &|set| {
+                    set.insert(name.clone());
+                });
+            }
             let result = build::build_signed(r, options, key);
             if let Some(bar) = &bar {
+                let verdict = if result.is_ok() { "built" } else { "failed" };
+                bar.println(format!(
+                    "{verdict} {name} in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                ));
+                show(bar, &|set| {
+                    set.remove(&name);
+                });
                 bar.inc(1);
             }
             result
@@ -467,42 +518,22 @@ fn render_builds(
     results: Vec<Result<BuildSummary, BuildError>>,
     args: &BuildArgs,
     key: Option<&SigningKey>,
+    acrun: Option<&Path>,
 ) -> ExitCode {
     let mut outcome = Outcome::default();
     let signer_time = match oci_signature_time(key) {
         Ok(t) => t,
         Err(e) => return fail(e.kind(), e),
     };
-    let keep_aci = args.format.contains(&crate::oci::Format::Aci);
     let mut summaries = Vec::new();
     for result in results {
         match result {
             Ok(summary) => {
-                summary.warnings.iter().for_each(|w| eprintln!("{w}"));
-                if keep_aci {
-                    warn_if_unsigned(&summary.signature, &summary.path);
+                let (json, worst) = render_build(&summary, args, key, signer_time, acrun);
+                if let Some(kind) = worst {
+                    outcome.record(kind);
                 }
-                let signer = key.zip(signer_time).map(|(k, t)| (&k.key, t));
-                let oci = match emit_oci(&summary, args, signer) {
-                    Ok(oci) => oci,
-                    Err(kind) => {
-                        outcome.record(kind);
-                        continue;
-                    }
-                };
-                if !args.json {
-                    if keep_aci {
-                        println!(
-                            "{} {} ({} bytes, {} entries)",
-                            summary.path.display(),
-                            summary.image_id,
-                            summary.size,
-                            summary.entries
-                        );
-                    }
-                    oci.iter().for_each(print_oci);
-                }
-                summaries.push(build_json(&summary, &oci, keep_aci));
+                summaries.extend(json);
             }
             Err(err) => {
                 outcome.record(err.kind());
@@ -517,6 +548,106 @@ fn render_builds(
         );
     }
     outcome.exit_code()
+}
+
+/// Report one built image: warnings, its tests (before an OCI conversion that may remove the
+/// ACI), its OCI forms, its line; its JSON summary (`None` when the OCI step failed) and the
+/// worst failure met.
+fn render_build(
+    summary: &BuildSummary,
+    args: &BuildArgs,
+    key: Option<&SigningKey>,
+    signer_time: Option<std::time::SystemTime>,
+    acrun: Option<&Path>,
+) -> (Option<serde_json::Value>, Option<ErrorKind>) {
+    let keep_aci = args.format.contains(&crate::oci::Format::Aci);
+    summary.warnings.iter().for_each(|w| eprintln!("{w}"));
+    if keep_aci {
+        warn_if_unsigned(&summary.signature, &summary.path);
+    }
+    let mut worst = None;
+    let tests = match acrun.map(|acrun| test_image(acrun, summary, key, args.json)) {
+        Some(Ok(reports)) => {
+            if reports.iter().any(|r| !r.passed) {
+                worst = Some(ErrorKind::Failure);
+            }
+            Some(reports)
+        }
+        Some(Err(kind)) => {
+            worst = Some(kind);
+            None
+        }
+        None => None,
+    };
+    let signer = key.zip(signer_time).map(|(k, t)| (&k.key, t));
+    let oci = match emit_oci(summary, args, signer) {
+        Ok(oci) => oci,
+        Err(kind) => return (None, worst.max(Some(kind))),
+    };
+    if !args.json {
+        if keep_aci {
+            println!(
+                "{} {} ({} bytes, {} entries)",
+                summary.path.display(),
+                summary.image_id,
+                summary.size,
+                summary.entries
+            );
+        }
+        oci.iter().for_each(print_oci);
+    }
+    let mut json = build_json(summary, &oci, keep_aci);
+    if let Some(reports) = tests {
+        json["tests"] = serde_json::to_value(&reports).unwrap_or_default();
+    }
+    (Some(json), worst)
+}
+
+/// Run the recipe's tests against its built image under acrun; print each report (on stderr
+/// when stdout carries JSON).
+fn test_image(
+    acrun: &Path,
+    summary: &BuildSummary,
+    key: Option<&SigningKey>,
+    json: bool,
+) -> Result<Vec<crate::image_test::TestReport>, ErrorKind> {
+    use crate::image_test::{self, render};
+    let recipe = crate::recipe::load(&summary.recipe).map_err(|e| {
+        eprintln!("{:?}", miette::Report::new(e));
+        ErrorKind::Input
+    })?;
+    let public = key
+        .map(|k| k.key.armored_public())
+        .transpose()
+        .map_err(|e| {
+            eprintln!("acbuild: the public half of the signing key: {e}");
+            ErrorKind::Failure
+        })?;
+    let name = &recipe.image.name.value;
+    if public.is_none() && !recipe.image.tests.is_empty() {
+        eprintln!(
+            "acbuild: warning: --no-sign: {name}'s tests run it with --insecure-options=image"
+        );
+    }
+    let reports = image_test::run_tests(
+        acrun,
+        &summary.path,
+        name,
+        &recipe.image.tests,
+        public.as_deref(),
+    )
+    .map_err(|e| {
+        eprintln!("acbuild: testing {}: {e}", summary.path.display());
+        e.kind()
+    })?;
+    let text: String = reports.iter().map(|r| render::report(name, r)).collect();
+    let text = format!("{text}{}: {}\n", name, render::summary(&reports));
+    if json {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    Ok(reports)
 }
 
 /// The OCI forms `--format` asks for, converted from the built ACI and signed; warnings printed.

@@ -7,6 +7,7 @@ pub mod build_cache;
 pub mod cli;
 pub mod error_kind;
 pub mod image_manifest;
+pub mod image_test;
 pub mod oci;
 pub mod pack;
 pub mod plan;

@@ -3,12 +3,12 @@
 //! Resolution order: `--sign-key FILE`, else `$ACBUILD_SIGN_KEY`, else the user's default key
 //! `signing-key.asc` in `$XDG_CONFIG_HOME/acbuild/` (or `~/.config/acbuild/`), created on first use.
 //! An encrypted key (e.g. `gpg --export-secret-keys --armor` of a protected key) is unlocked with
-//! `$ACBUILD_KEY_PASSPHRASE`, else by a prompt when stdin is a terminal. The signature time is
+//! `$ACBUILD_KEY_PASSPHRASE`, else by a prompt (not echoed) when stdin is a terminal. The signature time is
 //! `$SOURCE_DATE_EPOCH` when set, so signatures are reproducible. This module reads the
 //! environment and may prompt; it never prints: the notices it wants shown are returned.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -264,26 +264,19 @@ fn load(path: &Path, passphrase: Option<&str>) -> Result<SecretKey, KeyError> {
     }
 }
 
-/// Ask on stderr, read a line from stdin; only when stdin is a terminal.
+/// Ask on the terminal without echoing what is typed (rpassword); only when stdin is a terminal.
 fn prompt_passphrase(path: &Path) -> Result<String, KeyError> {
-    let stdin = io::stdin();
-    if !stdin.is_terminal() {
+    if !io::stdin().is_terminal() {
         return Err(KeyError::NoPassphrase {
             path: path.to_owned(),
         });
     }
-    let mut stderr = io::stderr();
-    let _ = write!(stderr, "passphrase for {}: ", path.display());
-    let _ = stderr.flush();
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|source| KeyError::Io {
-            path: PathBuf::from("<stdin>"),
+    rpassword::prompt_password(format!("passphrase for {}: ", path.display())).map_err(|source| {
+        KeyError::Io {
+            path: PathBuf::from("/dev/tty"),
             source,
-        })?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    })
 }
 
 #[cfg(test)]

@@ -34,13 +34,13 @@ SH
 chmod +x "$W/reference.sh"
 
 # A full build (cache off) against the reference, then a rebuild with nothing changed (cache on).
-hyperfine --warmup 1 --runs 5 \
+hyperfine --warmup 1 --runs 5 ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/build-1-full.json"} \
   --export-markdown "$W/../build-full.md" \
   -n "acbuild recipes/etcd.kdl (no cache)" "$ACBUILD build recipes/etcd.kdl --out $W/out --no-cache" \
   -n "lddtree --copy-to-tree + actool build" "$W/reference.sh $W"
 export XDG_CACHE_HOME=$W/cache
 "$ACBUILD" build recipes/etcd.kdl --out "$W/out-cached" >/dev/null 2>&1
-hyperfine --warmup 3 --runs 20 -N \
+hyperfine --warmup 3 --runs 20 -N ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/build-2-cached.json"} \
   --export-markdown "$W/../build-cached.md" \
   -n "acbuild recipes/etcd.kdl (nothing changed)" "$ACBUILD build recipes/etcd.kdl --out $W/out-cached"
 

@@ -28,7 +28,7 @@ gpg --batch --passphrase '' --quick-gen-key 'Bench GPG <gpg@example.com>' ed2551
 cp "$aci" "$work/gpg.aci"
 gpg --batch --yes -u gpg@example.com --armor --detach-sign "$work/gpg.aci"
 
-hyperfine --warmup 3 --runs ${RUNS:-30} --export-markdown "$OUT" \
+hyperfine --warmup 3 --runs ${RUNS:-30} --export-markdown "$OUT" ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/fetch.json"} \
     -n 'acrun fetch (fresh store)' \
     --prepare "rm -rf $work/state/images" \
     "$bin/acrun fetch $aci" \

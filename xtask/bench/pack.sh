@@ -15,7 +15,7 @@ cp /usr/bin/etcd "$W/d/rootfs/usr/bin/"
 cp -L /lib/x86_64-linux-gnu/libc.so.6 "$W/d/rootfs/lib/x86_64-linux-gnu/"
 cp -L /lib64/ld-linux-x86-64.so.2 "$W/d/rootfs/lib64/"
 printf '%s' '{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/etcd","labels":[{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}]}' > "$W/d/manifest"
-hyperfine --warmup 2 --runs "${RUNS:-10}" --export-markdown "$W/table.md" \
+hyperfine --warmup 2 --runs "${RUNS:-10}" --export-markdown "$W/table.md" ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/pack.json"} \
     -n "acbuild pack" "$ACBUILD pack $W/d $W/acbuild.aci" \
     -n "actool build --owner-root" "actool build --overwrite --owner-root $W/d $W/actool.aci"
 cat "$W/table.md"

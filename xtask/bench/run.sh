@@ -39,4 +39,5 @@ for r in json.load(open(sys.argv[1]))["results"]:
     p = lambda q: t[min(len(t) - 1, int(q * len(t)))] * 1000
     print(f"{r['command']}: median {p(0.5):.2f} ms, p90 {p(0.9):.2f} ms, min {t[0]*1000:.2f} ms ({len(t)} runs)")
 P
+[ -z "${BENCH_JSON_DIR:-}" ] || cp "$WORK/result.json" "$BENCH_JSON_DIR/run.json"
 echo "work dir: $WORK"

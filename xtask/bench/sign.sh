@@ -34,7 +34,7 @@ gpg --batch --passphrase '' --quick-gen-key 'Bench GPG <gpg@example.com>' ed2551
 "$bin/acbuild" sign --sign-key "$work/keys/signing-key.asc" "$work/etcd.aci" >/dev/null
 gpg --batch --yes -u gpg@example.com --armor --detach-sign "$work/etcd-gpg.aci"
 
-hyperfine --warmup 3 --export-markdown "$OUT" \
+hyperfine --warmup 3 --export-markdown "$OUT" ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/sign.json"} \
     -n 'acbuild sign (Ed25519)' "$bin/acbuild sign --sign-key $work/keys/signing-key.asc $work/etcd.aci" \
     -n 'gpg --detach-sign (Ed25519)' "gpg --batch --yes -u gpg@example.com --armor --detach-sign $work/etcd-gpg.aci" \
     -n 'acrun verify (policy)' "$bin/acrun verify $work/etcd.aci" \

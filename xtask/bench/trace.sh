@@ -18,7 +18,7 @@ find /usr/bin /usr/sbin -maxdepth 1 -type f -print0 | sort -z |
     done >"$list"
 echo "files: $(wc -l <"$list") ELF files in /usr/bin and /usr/sbin; cores: $(nproc)"
 
-hyperfine --warmup "${WARMUP:-1}" --runs "${RUNS:-5}" --export-markdown "${OUT:-/dev/stdout}" \
+hyperfine --warmup "${WARMUP:-1}" --runs "${RUNS:-5}" --export-markdown "${OUT:-/dev/stdout}" ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/trace.json"} \
     -n 'acbuild trace (one call)' "xargs -a $list -d '\\n' $acbuild trace --allow-missing >/dev/null 2>&1" \
     -n 'lddtree -l (per file)' "xargs -a $list -d '\\n' -n 1 /usr/bin/python3 /usr/bin/lddtree -l >/dev/null 2>&1 || true" \
     -n 'ldd (per file)' "xargs -a $list -d '\\n' -n 1 ldd >/dev/null 2>&1 || true"

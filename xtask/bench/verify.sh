@@ -37,7 +37,7 @@ export ACRUN_DIR="$work/state" ACRUN_SYSTEM_TRUST_DIR="$work/none"
 "$bin/acrun" verify "$work/etcd.aci" >&2
 gpg --batch --verify "$work/etcd.aci.asc" "$work/etcd.aci"
 
-hyperfine --warmup "$WARMUP" --runs "$RUNS" --export-markdown "$OUT" \
+hyperfine --warmup "$WARMUP" --runs "$RUNS" --export-markdown "$OUT" ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/verify.json"} \
     -n 'acrun verify' "$bin/acrun verify $work/etcd.aci" \
     -n 'gpg --verify' "gpg --batch --verify $work/etcd.aci.asc $work/etcd.aci" \
     -n 'acrun verify --full' "$bin/acrun verify --full $work/etcd.aci" \

@@ -4,18 +4,56 @@
 //! - `test`: arrange the packages, then run the whole test suite (`cargo test --workspace`), then
 //!   the appc ACE validator pod under a release `acrun` (`../shared/conformance/ace/run.sh`).
 //! - `image RECIPE...`: arrange the packages, build acbuild in release mode and build the recipes.
-//! - `bench NAME`: build release binaries and run `xtask/bench/NAME.sh`.
+//! - `release [--sign-key FILE] [--base-url URL]... [--skip-tests] [--json]`: see [`release`].
+//! - `bench [NAME...]`: release binaries, then the side-by-side benchmarks, BENCHMARKS.md's
+//!   tables rewritten: see [`bench`].
+//!
+//! The workspace is the nearest directory above the current one holding
+//! `xtask/debian-packages.txt` (so a copy of the repository releases itself), else the one this
+//! program was built from.
+
+mod bench;
+mod release;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
 
 const PACKAGES: &str = include_str!("../debian-packages.txt");
 
+/// Project automation.
+#[derive(Debug, Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Check (with --install: install, as root) the Debian packages the workspace needs.
+    Deps {
+        #[arg(long)]
+        install: bool,
+    },
+    /// Arrange the packages, then run the whole test suite.
+    Test,
+    /// Build acbuild in release mode, then `acbuild ARGS...`.
+    Image {
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build, test, check and sign a release into dist/ (tarballs, images, SHA512SUMS, site).
+    Release(release::ReleaseArgs),
+    /// Run side-by-side benchmarks (default: all) and rewrite their tables in BENCHMARKS.md.
+    Bench { names: Vec<String> },
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let cli = Cli::parse();
+    match run(cli.task) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xtask: {e:#}");
@@ -24,33 +62,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &[String]) -> Result<()> {
+fn run(task: Task) -> Result<()> {
     let root = workspace_root();
-    match args.first().map(String::as_str) {
-        Some("deps") => ensure_packages(args.get(1).map(String::as_str) == Some("--install")),
-        Some("test") => {
+    match task {
+        Task::Deps { install } => ensure_packages(install),
+        Task::Test => {
             ensure_packages(true)?;
             cargo(&root, &["test", "--workspace"])?;
             ace_validator(&root)
         }
-        Some("image") if args.len() > 1 => {
+        Task::Image { args } => {
             ensure_packages(true)?;
             cargo(&root, &["build", "--release", "-p", "acbuild"])?;
-            let acbuild = root.join("target/release/acbuild");
-            status(Command::new(acbuild).args(&args[1..]))
+            let acbuild = target_dir(&root).join("release/acbuild");
+            status(Command::new(acbuild).args(&args))
         }
-        Some("bench") if args.len() == 2 => {
+        Task::Release(args) => {
+            ensure_packages(true)?;
+            release::run(&root, &args)
+        }
+        Task::Bench { names } => {
             ensure_packages(true)?;
             cargo(&root, &["build", "--release", "--workspace"])?;
-            let script = root.join("xtask/bench").join(format!("{}.sh", args[1]));
-            if !script.is_file() {
-                bail!("no benchmark script {}", script.display());
-            }
-            status(Command::new("bash").arg(script).current_dir(&root))
-        }
-        _ => {
-            eprintln!("usage: cargo xtask deps [--install] | test | image RECIPE... | bench NAME");
-            std::process::exit(2);
+            bench::run(&root, &names)
         }
     }
 }
@@ -68,16 +102,47 @@ fn ace_validator(root: &Path) -> Result<()> {
     cargo(root, &["build", "--release", "-p", "acrun"])?;
     status(
         Command::new(script)
-            .arg(root.join("target/release/acrun"))
+            .arg(target_dir(root).join("release/acrun"))
             .current_dir(root),
     )
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    let here = std::env::current_dir().ok();
+    let found = here.as_deref().and_then(|dir| {
+        dir.ancestors()
+            .find(|d| {
+                d.join("xtask/debian-packages.txt").is_file() && d.join("Cargo.toml").is_file()
+            })
+            .map(Path::to_path_buf)
+    });
+    found.unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    })
+}
+
+/// Cargo's target directory for the workspace at `root`: `$CARGO_TARGET_DIR` (relative to
+/// `root`, where cargo runs) or `root/target`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+/// Write `path` atomically: a temporary file beside it, synced, renamed over it.
+fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
 }
 
 fn packages() -> Vec<&'static str> {

@@ -309,6 +309,10 @@ pub struct Test {
     pub expect_exit: i32,
     /// Substrings the standard output must contain.
     pub expect_stdout_contains: Vec<Spanned<String>>,
+    /// Substrings the standard error must contain.
+    pub expect_stderr_contains: Vec<Spanned<String>>,
+    /// Seconds the test may run before it is stopped and fails (`None`: the runner's default).
+    pub timeout: Option<u64>,
     /// The span of the node.
     pub span: SourceSpan,
 }

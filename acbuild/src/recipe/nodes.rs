@@ -158,6 +158,10 @@ pub struct TestScope {
     pub expect_exit: i32,
     /// Texts the output must contain.
     pub contains: Vec<Spanned<String>>,
+    /// Texts the error output must contain.
+    pub stderr_contains: Vec<Spanned<String>>,
+    /// The time limit in seconds, if given.
+    pub timeout: Option<u64>,
 }
 
 impl Scope for RecipeScope {
@@ -518,6 +522,24 @@ pub static NODES: &[NodeDef] = &[
         doc: "a text the output must contain",
         read: Read::Test(read_expect_stdout_contains),
     },
+    NodeDef {
+        name: "expect-stderr-contains",
+        context: Context::Test,
+        shape: shape(1, Some(1), NONE, false),
+        repeat: Repeat::Many,
+        usage: "expect-stderr-contains \"usage:\"",
+        doc: "a text the error output must contain",
+        read: Read::Test(read_expect_stderr_contains),
+    },
+    NodeDef {
+        name: "timeout",
+        context: Context::Test,
+        shape: shape(1, Some(1), NONE, false),
+        repeat: Repeat::Once,
+        usage: "timeout 30",
+        doc: "seconds the test may run before it is stopped and fails (default 60)",
+        read: Read::Test(read_timeout),
+    },
 ];
 
 fn read_image(w: &mut Walker, _: &NodeDef, node: &KdlNode, scope: &mut RecipeScope) {
@@ -803,6 +825,8 @@ fn read_test(w: &mut Walker, _: &NodeDef, node: &KdlNode, scope: &mut ImageScope
             exec,
             expect_exit: inner.expect_exit,
             expect_stdout_contains: inner.contains,
+            expect_stderr_contains: inner.stderr_contains,
+            timeout: inner.timeout,
             span: node.span(),
         });
     }
@@ -958,6 +982,20 @@ fn read_expect_stdout_contains(w: &mut Walker, _: &NodeDef, node: &KdlNode, scop
     scope
         .contains
         .extend(w.arg_string(node, 0, "the expected text"));
+}
+
+fn read_expect_stderr_contains(w: &mut Walker, _: &NodeDef, node: &KdlNode, scope: &mut TestScope) {
+    scope
+        .stderr_contains
+        .extend(w.arg_string(node, 0, "the expected text"));
+}
+
+fn read_timeout(w: &mut Walker, _: &NodeDef, node: &KdlNode, scope: &mut TestScope) {
+    if let Some(e) = args(node).first() {
+        scope.timeout = w
+            .integer(e, "the time limit in seconds", 1, 3600)
+            .and_then(|i| u64::try_from(i).ok());
+    }
 }
 
 /// The node reference of `docs/recipe.md`: one table row per node, from [`NODES`].
