@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// isolators, annotations) instead of IMAGE arguments.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["apps", "volumes", "ports"])]
     pub pod_manifest: Option<PathBuf>,
+    /// How each app's fresh root is made: `overlay` over the store's tree, a `copy` of it in
+    /// the pod directory, or `auto` (overlay where it can be mounted, else a copy).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub root_mode: crate::pod::root_mode::RootPolicy,
     /// IMAGE [APP FLAGS] [-- ARGS] [--- IMAGE ...]
     #[arg(
         required_unless_present = "pod_manifest",
@@ -565,6 +569,7 @@ pub fn run(
             _ => std::io::stdout().is_terminal(),
         },
         ports: forwards,
+        root_policy: args.root_mode,
     };
     let spec = spec::build(&pod, &images, &opts)?;
     if let Some(f) = &args.uuid_file_save {

@@ -301,7 +301,12 @@ true"#
     let o = sh(
         &w,
         &["--volume", &volume],
-        &["--caps-retain", caps, "--mount", "volume=needle,target=/needle"],
+        &[
+            "--caps-retain",
+            caps,
+            "--mount",
+            "volume=needle,target=/needle",
+        ],
         &script,
     );
     assert_eq!(o.status.code(), Some(0), "{}", explain(&o));

@@ -122,6 +122,7 @@ pub fn run(
                 image_name: a.image_name.clone(),
                 image_id: a.image_id.clone(),
                 exit_code: None,
+                root: None,
             })
             .collect(),
         exit_code: None,

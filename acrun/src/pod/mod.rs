@@ -11,6 +11,7 @@
 //! records of its app for [`enter`], which joins a running app with exactly its confinement.
 
 pub mod app_record;
+pub mod copy;
 pub mod enter;
 pub mod env;
 pub mod filesystem;
@@ -19,6 +20,7 @@ pub mod namespaces;
 pub mod pidfd;
 pub mod ports;
 pub mod process;
+pub mod root_mode;
 pub mod rootfs;
 pub mod runner;
 pub mod spec;

@@ -62,7 +62,7 @@ fn setup(rt: &AppRuntime<'_>) -> Result<Credentials, String> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .map_err(|e| format!("mount namespace: {e}"))?;
-    let root = rootfs::prepare(rt.app, &rt.app_dir).map_err(|e| e.to_string())?;
+    let (root, root_mode) = rootfs::prepare(rt.app, &rt.app_dir).map_err(|e| e.to_string())?;
     rootfs::pivot(std::os::fd::AsFd::as_fd(&root)).map_err(|e| e.to_string())?;
     drop(root);
     let (uid, gid) =
@@ -75,6 +75,7 @@ fn setup(rt: &AppRuntime<'_>) -> Result<Credentials, String> {
         uid,
         gid,
         app: rt.app.clone(),
+        root: Some(root_mode),
     };
     let dir = PathBuf::from(format!("/proc/self/fd/{}", app_dir.as_raw_fd()));
     app_record::write(&dir, &record).map_err(|e| format!("app record: {e}"))?;
