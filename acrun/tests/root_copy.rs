@@ -63,6 +63,12 @@ fn a_copied_root_takes_the_writes_and_each_run_starts_fresh() {
     // The writes are in the pod's copy, and the store's tree is as it was.
     let copy = app_dir(&w, &uuid, "busybox").join("rootfs");
     assert!(copy.join("marker").exists());
+    // The copy's setuid files are out of other host users' reach.
+    let mode = std::fs::metadata(app_dir(&w, &uuid, "busybox"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
     let tree = store_tree(&w, &uuid, "busybox");
     assert!(
         !tree.join("marker").exists(),

@@ -80,11 +80,11 @@ pub fn make_root(
         RootPolicy::Overlay => {
             super::rootfs::mount_overlay(app, app_dir, target).map(|()| RootMode::Overlay)
         }
-        RootPolicy::Copy => copy_and_bind(app, target).map(|()| RootMode::Copy),
+        RootPolicy::Copy => copy_and_bind(app, app_dir, target).map(|()| RootMode::Copy),
         RootPolicy::Auto => match super::rootfs::mount_overlay(app, app_dir, target) {
             Ok(()) => Ok(RootMode::Overlay),
             Err(e) if overlay_missing(e.source.raw_os_error()) => {
-                copy_and_bind(app, target).map(|()| RootMode::Copy)
+                copy_and_bind(app, app_dir, target).map(|()| RootMode::Copy)
             }
             Err(e) => Err(e),
         },
@@ -92,8 +92,14 @@ pub fn make_root(
 }
 
 /// Copies the rendered tree into `target` and bind-mounts it on itself (`pivot_root` needs a
-/// mount point).
-fn copy_and_bind(app: &AppSpec, target: &Path) -> Result<(), SetupError> {
+/// mount point). The app directory is closed to other host users first: the copy holds the
+/// image's setuid files, which no host user may reach through the pod directory.
+fn copy_and_bind(app: &AppSpec, app_dir: &Path, target: &Path) -> Result<(), SetupError> {
+    let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+    std::fs::set_permissions(app_dir, private).map_err(|e| SetupError {
+        step: format!("make {} private", app_dir.display()),
+        source: e,
+    })?;
     super::copy::copy_tree(&app.rootfs, target).map_err(|e| SetupError {
         step: format!(
             "copy {} to {}: {}",
