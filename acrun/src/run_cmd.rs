@@ -38,7 +38,8 @@ pub struct RunArgs {
     /// `K=V` added to every app's environment (after the image's).
     #[arg(long = "set-env", value_name = "K=V")]
     pub set_env: Vec<String>,
-    /// Pass acrun's stdin to the apps (no TTY is allocated).
+    /// Pass acrun's stdin to the app (a pod of one app); when stdin is a terminal, the app gets a
+    /// pseudo terminal of its own, relayed to it.
     #[arg(long)]
     pub interactive: bool,
     /// Refuse to run when an isolator cannot be enforced.
@@ -523,6 +524,11 @@ pub fn run(
             (pod_manifest(args, &requests, &images)?, images)
         }
     };
+    if args.interactive && pod.apps.len() > 1 {
+        return Err(usage(
+            "--interactive needs a pod of one app (its stdin and terminal are that app's)",
+        ));
+    }
     let net = if args.net == "host" {
         Net::Host
     } else {

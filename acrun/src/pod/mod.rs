@@ -26,4 +26,5 @@ pub mod rootfs;
 pub mod runner;
 pub mod spec;
 pub mod state;
+pub mod tty;
 pub mod user;
