@@ -127,3 +127,31 @@ fn interactive_refuses_a_pod_of_several_apps() {
     let o = run(&w, &[aci, "---", aci, "--name", "second"]);
     assert_eq!(code(&o), 0, "{}", explain(&o));
 }
+
+#[test]
+fn the_terminal_is_restored_when_acrun_is_told_to_stop() {
+    let w = World::new();
+    let out = w.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let script = format!(
+        "stty -g > {before}; \
+         \"$ACRUN\" run --insecure-options=image --interactive \
+         --volume out,kind=host,source={out} \"$IMAGE\" --mount volume=out,target=/out -- -c \
+         'touch /out/ready; sleep 30' < /dev/tty & \
+         n=0; while [ ! -e {out}/ready ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done; \
+         kill -TERM $!; wait $!; echo code=$?; stty -g > {after}",
+        before = w.path("before").display(),
+        after = w.path("after").display(),
+        out = out.display()
+    );
+    let o = on_terminal(&w, &script, b"");
+    // SIGTERM was forwarded: the app died of it, acrun exited with 128+15 and restored.
+    assert!(stdout(&o).contains("code=143"), "{}", explain(&o));
+    let before = std::fs::read_to_string(w.path("before")).unwrap();
+    assert!(!before.is_empty());
+    assert_eq!(
+        before,
+        std::fs::read_to_string(w.path("after")).unwrap(),
+        "acrun left its terminal in raw mode"
+    );
+}
