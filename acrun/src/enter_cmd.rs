@@ -130,6 +130,7 @@ mod tests {
                     image_name: "i".into(),
                     image_id: "x".into(),
                     exit_code: None,
+                    root: None,
                 })
                 .collect(),
             exit_code: None,

@@ -106,6 +106,9 @@ pub fn status(dir: &Path, uuid: &str) -> Result<String, PodCmdError> {
                 let _ = writeln!(out, "app-{}=running", a.name);
             }
         }
+        if let Some(root) = a.root {
+            let _ = writeln!(out, "root-{}={}", a.name, root.as_str());
+        }
     }
     Ok(out)
 }

@@ -38,7 +38,8 @@ pub struct RunArgs {
     /// `K=V` added to every app's environment (after the image's).
     #[arg(long = "set-env", value_name = "K=V")]
     pub set_env: Vec<String>,
-    /// Pass acrun's stdin to the apps (no TTY is allocated).
+    /// Pass acrun's stdin to the app (a pod of one app); when stdin is a terminal, the app gets a
+    /// pseudo terminal of its own, relayed to it.
     #[arg(long)]
     pub interactive: bool,
     /// Refuse to run when an isolator cannot be enforced.
@@ -56,6 +57,10 @@ pub struct RunArgs {
     /// isolators, annotations) instead of IMAGE arguments.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["apps", "volumes", "ports"])]
     pub pod_manifest: Option<PathBuf>,
+    /// How each app's fresh root is made: `overlay` over the store's tree, a `copy` of it in
+    /// the pod directory, or `auto` (overlay where it can be mounted, else a copy).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub root_mode: crate::pod::root_mode::RootPolicy,
     /// IMAGE [APP FLAGS] [-- ARGS] [--- IMAGE ...]
     #[arg(
         required_unless_present = "pod_manifest",
@@ -545,6 +550,11 @@ fn start(
             (pod_manifest(args, &requests, &images)?, images)
         }
     };
+    if args.interactive && pod.apps.len() > 1 {
+        return Err(usage(
+            "--interactive needs a pod of one app (its stdin and terminal are that app's)",
+        ));
+    }
     let net = if args.net == "host" {
         Net::Host
     } else {
@@ -588,6 +598,7 @@ fn start(
             _ => std::io::stdout().is_terminal(),
         },
         ports: forwards,
+        root_policy: args.root_mode,
     };
     let spec = spec::build(&pod, &images, &opts)?;
     if let Some(f) = &args.uuid_file_save {

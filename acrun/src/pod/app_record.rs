@@ -10,6 +10,7 @@
 //! resolved before any app process ran, never looked up again; a recycled pid taken for the
 //! runner — the start time must match too.
 
+use super::root_mode::RootMode;
 use super::spec::AppSpec;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,9 @@ pub struct AppRecord {
     pub gid: u32,
     /// The app's plan.
     pub app: AppSpec,
+    /// How the app's root was made (absent in records of older acrun: overlay).
+    #[serde(default)]
+    pub root: Option<RootMode>,
 }
 
 /// A process named by pid and start time (a pid alone can be recycled).

@@ -101,6 +101,7 @@ pub fn run(
     for w in &warnings {
         eprintln!("acrun: warning: {w}");
     }
+    let console = super::tty::Console::open(spec.interactive).map_err(io(Path::new("terminal")))?;
     let mut runtimes = Vec::new();
     for (i, app) in spec.apps.iter().enumerate() {
         runtimes.push(AppRuntime {
@@ -108,6 +109,7 @@ pub fn run(
             app_dir: pod_dir.join("apps").join(&app.name),
             cgroup_procs: cgroups.procs_files(i),
             filter: app.isolators.seccomp.compile(&app.name)?,
+            console: console.as_ref().map(super::tty::Console::pod_end),
         });
     }
     let mut record = PodState {
@@ -123,13 +125,14 @@ pub fn run(
                 image_name: a.image_name.clone(),
                 image_id: a.image_id.clone(),
                 exit_code: None,
+                root: None,
             })
             .collect(),
         exit_code: None,
         cgroups: cgroups.dirs(),
     };
     state::write(pod_dir, &record)?;
-    let code = start_and_wait(spec, pod_dir, &runtimes, &mut record, services);
+    let code = start_and_wait(spec, pod_dir, &runtimes, &mut record, services, console);
     record.phase = Phase::Exited;
     record.pid = None;
     for a in &mut record.apps {
@@ -202,6 +205,7 @@ fn start_and_wait(
     runtimes: &[AppRuntime<'_>],
     record: &mut PodState,
     services: Services,
+    console: Option<super::tty::Console>,
 ) -> Result<i32, LaunchError> {
     let listeners = super::ports::Listeners::bind(&spec.ports)?;
     let (outputs, readers) = output_pipes(spec)?;
@@ -257,6 +261,8 @@ fn start_and_wait(
             });
         }
     };
+    // The app's terminal relay: the first thread (it must see SIGWINCH blocked).
+    let relay = console.map(super::tty::Console::start);
     // Threads only from here on: the supervisor was cloned from a single-threaded process.
     let served = listeners
         .serve(services.metadata.netns.as_ref())
@@ -284,6 +290,7 @@ fn start_and_wait(
     for p in printers {
         let _ = p.join();
     }
+    drop(relay);
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     written?;
     served?;

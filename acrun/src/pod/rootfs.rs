@@ -9,6 +9,7 @@
 //! node it just created in its own tmpfs), chroot escapes (`pivot_root`, old root detached).
 
 use super::filesystem::{self, MountOp};
+use super::root_mode::{self, RootMode};
 use super::spec::AppSpec;
 use crate::beneath::{self, Root};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
@@ -42,18 +43,11 @@ impl<T, E: Into<io::Error>> Step<T> for Result<T, E> {
 
 const NONE: Option<&str> = None;
 
-/// Mounts the overlay at `app_dir/rootfs` and builds the app's view in it; returns the root fd.
-pub fn prepare(app: &AppSpec, app_dir: &Path) -> Result<OwnedFd, SetupError> {
+/// Makes a fresh root at `app_dir/rootfs` (overlay or copy, [`super::root_mode`]) and builds
+/// the app's view in it; returns the root fd and how the root was made.
+pub fn prepare(app: &AppSpec, app_dir: &Path) -> Result<(OwnedFd, RootMode), SetupError> {
     let target = app_dir.join("rootfs");
-    let options = overlay_options(&app.rootfs, app_dir).step(|| "overlay options".into())?;
-    mount(
-        Some("overlay"),
-        &target,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(options.as_str()),
-    )
-    .step(|| format!("mount overlay on {}", target.display()))?;
+    let mode = root_mode::make_root(app, app_dir, &target, app.root_policy)?;
     let fd = nix::fcntl::open(
         &target,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -75,7 +69,21 @@ pub fn prepare(app: &AppSpec, app_dir: &Path) -> Result<OwnedFd, SetupError> {
         )
         .step(|| "remount the root read-only".into())?;
     }
-    Ok(root.into_fd())
+    Ok((root.into_fd(), mode))
+}
+
+/// Mounts an overlay over the store's tree at `target`, its upper and work directories in
+/// `app_dir`.
+pub fn mount_overlay(app: &AppSpec, app_dir: &Path, target: &Path) -> Result<(), SetupError> {
+    let options = overlay_options(&app.rootfs, app_dir).step(|| "overlay options".into())?;
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .step(|| format!("mount overlay on {}", target.display()))
 }
 
 /// `lowerdir=…,upperdir=…,workdir=…`; paths with `,` `:` or `\` are refused (overlayfs syntax).

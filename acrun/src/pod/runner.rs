@@ -17,7 +17,7 @@ use super::{rootfs, user};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 use seccompiler::BpfProgram;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Exit code for acrun's own failures.
@@ -34,12 +34,14 @@ pub struct AppRuntime<'a> {
     pub cgroup_procs: Vec<PathBuf>,
     /// Compiled seccomp filter.
     pub filter: Option<BpfProgram>,
+    /// The app's terminal to make (`--interactive` on a terminal).
+    pub console: Option<super::tty::PodEnd>,
 }
 
 /// Runs the app's life; returns the runner's exit code.
 pub fn run(rt: &AppRuntime<'_>) -> i32 {
     match setup(rt) {
-        Ok(creds) => lifecycle(rt, creds),
+        Ok((creds, tty)) => lifecycle(rt, creds, tty.as_ref()),
         Err(message) => {
             process::report(&rt.app.name, &message);
             ACRUN_FAILURE
@@ -47,7 +49,7 @@ pub fn run(rt: &AppRuntime<'_>) -> i32 {
     }
 }
 
-fn setup(rt: &AppRuntime<'_>) -> Result<Credentials, String> {
+fn setup(rt: &AppRuntime<'_>) -> Result<(Credentials, Option<OwnedFd>), String> {
     for f in &rt.cgroup_procs {
         std::fs::write(f, "0").map_err(|e| format!("join cgroup {}: {e}", f.display()))?;
     }
@@ -62,7 +64,7 @@ fn setup(rt: &AppRuntime<'_>) -> Result<Credentials, String> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .map_err(|e| format!("mount namespace: {e}"))?;
-    let root = rootfs::prepare(rt.app, &rt.app_dir).map_err(|e| e.to_string())?;
+    let (root, root_mode) = rootfs::prepare(rt.app, &rt.app_dir).map_err(|e| e.to_string())?;
     rootfs::pivot(std::os::fd::AsFd::as_fd(&root)).map_err(|e| e.to_string())?;
     drop(root);
     let (uid, gid) =
@@ -75,17 +77,22 @@ fn setup(rt: &AppRuntime<'_>) -> Result<Credentials, String> {
         uid,
         gid,
         app: rt.app.clone(),
+        root: Some(root_mode),
     };
     let dir = PathBuf::from(format!("/proc/self/fd/{}", app_dir.as_raw_fd()));
     app_record::write(&dir, &record).map_err(|e| format!("app record: {e}"))?;
     drop(app_dir);
-    Ok(Credentials { uid, gid })
+    let tty = match rt.console {
+        Some(end) => Some(super::tty::open_in_pod(end, uid)?),
+        None => None,
+    };
+    Ok((Credentials { uid, gid }, tty))
 }
 
-fn lifecycle(rt: &AppRuntime<'_>, creds: Credentials) -> i32 {
+fn lifecycle(rt: &AppRuntime<'_>, creds: Credentials, tty: Option<&OwnedFd>) -> i32 {
     let name = &rt.app.name;
     if let Some(pre) = &rt.app.pre_start {
-        let code = spawn_and_wait(rt, pre, creds);
+        let code = spawn_and_wait(rt, pre, creds, tty);
         if code != 0 {
             process::report(
                 name,
@@ -94,9 +101,9 @@ fn lifecycle(rt: &AppRuntime<'_>, creds: Credentials) -> i32 {
             return code;
         }
     }
-    let code = spawn_and_wait(rt, &rt.app.exec, creds);
+    let code = spawn_and_wait(rt, &rt.app.exec, creds, tty);
     if let Some(post) = &rt.app.post_stop {
-        let post_code = spawn_and_wait(rt, post, creds);
+        let post_code = spawn_and_wait(rt, post, creds, tty);
         if post_code != 0 {
             process::report(name, &format!("post-stop handler exited with {post_code}"));
         }
@@ -128,11 +135,19 @@ pub fn wait_for(pid: Pid) -> i32 {
     }
 }
 
-fn spawn_and_wait(rt: &AppRuntime<'_>, argv: &[String], creds: Credentials) -> i32 {
+fn spawn_and_wait(
+    rt: &AppRuntime<'_>,
+    argv: &[String],
+    creds: Credentials,
+    tty: Option<&OwnedFd>,
+) -> i32 {
     // SAFETY: the runner is single-threaded; the child only execs or exits.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let message = process::exec(rt.app, argv, creds, rt.filter.as_ref());
+            let message = match tty.map(super::tty::attach) {
+                Some(Err(m)) => m,
+                _ => process::exec(rt.app, argv, creds, rt.filter.as_ref()),
+            };
             process::report(&rt.app.name, &message);
             // SAFETY: leave without running the parent's destructors or atexit handlers.
             unsafe { libc::_exit(ACRUN_FAILURE) }

@@ -8,6 +8,7 @@
 //! checks here are on how the pieces combine).
 
 use super::env;
+use super::root_mode::RootPolicy;
 use crate::isolators::{self, IsolatorPlan, Limits, Notice};
 use appc::manifest::app::{App, Event};
 use appc::manifest::image::ImageManifest;
@@ -59,6 +60,8 @@ pub struct PodOptions {
     pub prefix_output: bool,
     /// Published ports ([`super::ports::plan`]).
     pub ports: Vec<super::ports::Forward>,
+    /// How each app's fresh root is made (`--root-mode`).
+    pub root_policy: RootPolicy,
 }
 
 /// One volume mounted into one app.
@@ -124,6 +127,9 @@ pub struct AppSpec {
     pub read_only_rootfs: bool,
     /// Capabilities, seccomp, NNP, limits.
     pub isolators: IsolatorPlan,
+    /// Overlay, copy, or overlay where it can be mounted.
+    #[serde(default)]
+    pub root_policy: RootPolicy,
 }
 
 /// The whole pod.
@@ -286,6 +292,7 @@ fn app_spec(
         mounts,
         read_only_rootfs,
         isolators,
+        root_policy: opts.root_policy,
     }
 }
 
@@ -448,6 +455,7 @@ mod tests {
             hidden: vec![],
             prefix_output: true,
             ports: vec![],
+            root_policy: RootPolicy::Auto,
         }
     }
 

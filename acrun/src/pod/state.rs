@@ -37,6 +37,9 @@ pub struct AppState {
     pub image_id: String,
     /// Exit code (128+N for signal N) once known.
     pub exit_code: Option<i32>,
+    /// How the app's root was made, once its runner has recorded it (`overlay` or `copy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<super::root_mode::RootMode>,
 }
 
 /// `state.json`.
@@ -166,6 +169,13 @@ pub fn current(pod_dir: &Path) -> Result<PodState, StateError> {
         if a.exit_code.is_none() {
             a.exit_code = read_exit(pod_dir, &a.name);
         }
+        if a.root.is_none() {
+            let app_dir = pod_dir.join("apps").join(&a.name);
+            a.root = super::app_record::read(&app_dir)
+                .ok()
+                .flatten()
+                .and_then(|r| r.root);
+        }
     }
     Ok(st)
 }
@@ -216,6 +226,7 @@ mod tests {
                 image_name: "i".into(),
                 image_id: "x".into(),
                 exit_code: None,
+                root: None,
             }],
             exit_code: None,
             cgroups: vec![],

@@ -12,7 +12,7 @@ pub const BUSYBOX: &str = "/bin/busybox";
 const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "ls", "id", "mkdir", "touch", "sleep", "hostname", "ip", "ps", "true",
     "env", "pwd", "wc", "head", "tail", "chown", "kill", "test", "dd", "wget", "grep", "find",
-    "xargs", "cmp", "od", "tr", "cut", "sed", "printf", "time", "nc",
+    "xargs", "cmp", "od", "tr", "cut", "sed", "printf", "time", "nc", "tty", "stty",
 ];
 
 /// A busybox image `example.com/NAME` (written once per world) whose app is `app_json`, with
