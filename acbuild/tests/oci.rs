@@ -346,7 +346,8 @@ fn the_layer_holds_the_same_rootfs_as_the_aci() {
     .unwrap();
     let layer = manifest_blob(&layout, manifest["layers"][0]["digest"].as_str().unwrap());
     let from_aci = entries(&built.aci(), "rootfs/");
-    assert!(from_aci.len() > 20);
+    // etcd, etcdctl, the loader, libc, NSS modules, accounts, directories.
+    assert!(from_aci.len() > 15);
     assert_eq!(entries(&layer, ""), from_aci);
 }
 
