@@ -223,15 +223,25 @@ fn prepare(
         .iter()
         .map(|(span, w)| format!("{}: warning: {w}", at(span.offset())))
         .collect();
-    let traced: Vec<PathBuf> = plan
-        .entries
-        .values()
-        .filter(|e| e.trace)
-        .filter_map(|e| match &e.content {
-            Content::HostFile { source, .. } => in_root(root, source),
-            _ => None,
-        })
-        .collect();
+    let mut traced: Vec<PathBuf> = Vec::new();
+    for e in plan.entries.values().filter(|e| e.trace) {
+        let Content::HostFile { source, .. } = &e.content else {
+            continue;
+        };
+        match in_root(root, source) {
+            Some(p) => traced.push(p),
+            None => {
+                return Err(BuildError::Io {
+                    recipe: recipe_path.to_path_buf(),
+                    message: format!(
+                        "`{}` is not in the packages: in package mode a program's libraries are \
+                         traced in the sysroot, so the program must come from a package",
+                        source.display()
+                    ),
+                });
+            }
+        }
+    }
     let closure = trace::trace(root, &traced, &TraceOptions::default()).map_err(|source| {
         BuildError::Trace {
             recipe: recipe_path.to_path_buf(),

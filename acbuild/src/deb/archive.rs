@@ -180,7 +180,7 @@ fn header(h: &[u8; HEADER], offset: u64) -> Result<Member, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
@@ -253,6 +253,26 @@ mod tests {
                 matches!(open(&ar(c)), Err(DebError::Format { .. })),
                 "{c:?}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hostile_bytes_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            let mut raw = MAGIC.to_vec();
+            raw.extend(&tail);
+            let members = ar(&[("debian-binary", b"2.0\n"), ("control.tar.gz", &tail), ("data.tar.xz", &tail)]);
+            for bytes in [raw, members] {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("p.deb");
+                std::fs::write(&path, bytes).unwrap();
+                if let Ok(d) = Deb::open(&path) {
+                    let _ = crate::deb::control::Control::of(&d);
+                    let dest = dir.path().join("root");
+                    std::fs::create_dir(&dest).unwrap();
+                    let _ = crate::deb::unpack::unpack(&d, &dest);
+                }
+            }
         }
     }
 

@@ -192,6 +192,90 @@ mod tests {
         assert!(normalise(b"./usr/../../etc/passwd").is_err());
     }
 
+    /// A `.deb` whose data.tar is built by `entries` (uncompressed).
+    fn deb(dir: &Path, entries: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Deb {
+        let mut b = tar::Builder::new(Vec::new());
+        entries(&mut b);
+        let data = b.into_inner().unwrap();
+        let bytes = crate::deb::archive::tests::ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar", b""),
+            ("data.tar", &data),
+        ]);
+        let path = dir.join("p.deb");
+        fs::write(&path, bytes).unwrap();
+        Deb::open(&path).unwrap()
+    }
+
+    fn header(kind: tar::EntryType, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(0o4755);
+        h
+    }
+
+    #[test]
+    fn a_file_below_a_packaged_symlink_is_refused_and_below_a_directory_unpacked() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().to_str().unwrap().to_owned();
+        let bad = deb(dir.path(), |b| {
+            let mut h = header(tar::EntryType::Symlink, 0);
+            b.append_link(&mut h, "./etc", &target).unwrap();
+            let mut h = header(tar::EntryType::Regular, 1);
+            b.append_data(&mut h, "./etc/x", &b"x"[..]).unwrap();
+        });
+        let root = dir.path().join("root");
+        fs::create_dir(&root).unwrap();
+        let err = unpack(&bad, &root).unwrap_err().to_string();
+        assert!(err.contains("is a symlink"), "{err}");
+        assert!(!outside.path().join("x").exists());
+
+        let good = deb(dir.path(), |b| {
+            let mut h = header(tar::EntryType::Directory, 0);
+            b.append_data(&mut h, "./etc/", &b""[..]).unwrap();
+            let mut h = header(tar::EntryType::Regular, 1);
+            b.append_data(&mut h, "./etc/x", &b"x"[..]).unwrap();
+        });
+        let root = dir.path().join("root2");
+        fs::create_dir(&root).unwrap();
+        let got = unpack(&good, &root).unwrap();
+        assert_eq!(got[1].path, "/etc/x");
+        // setuid is dropped in the sysroot, kept in what the package says.
+        assert_eq!(got[1].mode, 0o4755);
+        let mode = fs::metadata(root.join("etc/x"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o755);
+    }
+
+    #[test]
+    fn devices_and_foreign_hard_links_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = deb(dir.path(), |b| {
+            let mut h = header(tar::EntryType::Char, 0);
+            b.append_data(&mut h, "./dev/null", &b""[..]).unwrap();
+        });
+        let root = dir.path().join("r1");
+        fs::create_dir(&root).unwrap();
+        assert!(
+            unpack(&dev, &root)
+                .unwrap_err()
+                .to_string()
+                .contains("devices")
+        );
+        let link = deb(dir.path(), |b| {
+            let mut h = header(tar::EntryType::Link, 0);
+            b.append_link(&mut h, "./x", "/etc/shadow").unwrap();
+        });
+        let root = dir.path().join("r2");
+        fs::create_dir(&root).unwrap();
+        let err = unpack(&link, &root).unwrap_err().to_string();
+        assert!(err.contains("not an earlier file"), "{err}");
+    }
+
     #[test]
     fn a_symlinked_parent_is_refused_and_a_real_one_accepted() {
         let dir = tempfile::tempdir().unwrap();
