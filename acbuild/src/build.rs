@@ -223,6 +223,14 @@ fn prepare(
         .iter()
         .map(|(span, w)| format!("{}: warning: {w}", at(span.offset())))
         .collect();
+    if let Some(s) = &sysroot {
+        let recipe_at = recipe_path.display();
+        warnings.extend(
+            s.warnings
+                .iter()
+                .map(|w| format!("{recipe_at}: warning: {w}")),
+        );
+    }
     let mut traced: Vec<PathBuf> = Vec::new();
     for e in plan.entries.values().filter(|e| e.trace) {
         let Content::HostFile { source, .. } = &e.content else {

@@ -75,6 +75,8 @@ pub struct Prepared {
     pub existing: Option<Lockfile>,
     /// Whether the packages are the lockfile's pins.
     pub pinned: bool,
+    /// What the user should know (a pin that could not be fetched).
+    pub warnings: Vec<String>,
 }
 
 /// The recipe's packages as requests.
@@ -104,6 +106,7 @@ pub fn prepare(recipe: &Recipe, options: &PackageOptions) -> Result<Prepared, In
         what,
     };
     let mut packages = None;
+    let mut warnings = Vec::new();
     match &existing {
         None if options.locked => {
             return Err(LockError::Missing {
@@ -115,8 +118,22 @@ pub fn prepare(recipe: &Recipe, options: &PackageOptions) -> Result<Prepared, In
             Some((package, what)) if options.locked => return Err(drift(&package, what).into()),
             Some(_) => {}
             None => {
-                let got = fetch_locked(&pins(lock), &source)?;
+                let got = match fetch_locked(&pins(lock), &source) {
+                    Ok(got) => got,
+                    // A pinned version the sources no longer offer (Debian keeps one version
+                    // per suite): re-resolve unless --locked. Other bytes are never accepted.
+                    Err(DebError::Fetch { package, reason }) if !options.locked => {
+                        warnings.push(format!(
+                            "the lockfile's `{package}` cannot be fetched ({reason}); resolving \
+                             afresh and rewriting {}",
+                            lock_path.display()
+                        ));
+                        Vec::new()
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 match unreachable(&requests, &got) {
+                    _ if got.is_empty() => {}
                     Some(package) if options.locked => {
                         let what = "pinned but no longer needed by the recipe".to_owned();
                         return Err(drift(&package, what).into());
@@ -142,6 +159,7 @@ pub fn prepare(recipe: &Recipe, options: &PackageOptions) -> Result<Prepared, In
         lock_path,
         existing,
         pinned,
+        warnings,
     })
 }
 

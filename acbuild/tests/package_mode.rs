@@ -501,3 +501,34 @@ fn locked_refuses_a_package_the_lockfile_does_not_pin() {
     let lock = fs::read_to_string(tmp.path().join("etcd.lock")).unwrap();
     assert!(lock.contains("\"name\": \"tzdata\""), "{lock}");
 }
+
+/// A pinned version the Debian sources no longer offer (a changed version in the lockfile, as
+/// after a point release): `--locked` refuses it naming the package and writes nothing; a plain
+/// build warns, resolves afresh and rewrites the lockfile (so a fresh machine can always build).
+#[test]
+fn a_pinned_version_the_sources_do_not_offer_is_refused_locked_and_re_resolved_unlocked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = recipe_copy(tmp.path(), "etcd");
+    let lock_path = tmp.path().join("etcd.lock");
+    let good = fs::read_to_string(&lock_path).unwrap();
+    let gone = good.replace("\"3.4.23-4+b4\"", "\"3.4.23-0~gone1\"");
+    assert_ne!(gone, good);
+    fs::write(&lock_path, &gone).unwrap();
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("out");
+    let o = build(&cache, &recipe, &out, &["--locked"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("etcd-"), "{}", stderr(&o));
+    assert!(!out.join(ACI).exists());
+    assert_eq!(fs::read_to_string(&lock_path).unwrap(), gone);
+
+    let o = build(&cache, &recipe, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resolving afresh"), "{}", stderr(&o));
+    let rewritten = fs::read_to_string(&lock_path).unwrap();
+    assert!(!rewritten.contains("gone1"), "{rewritten}");
+    assert!(
+        rewritten.contains("\"name\": \"etcd-server\""),
+        "{rewritten}"
+    );
+}
