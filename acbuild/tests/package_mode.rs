@@ -532,3 +532,59 @@ fn a_pinned_version_the_sources_do_not_offer_is_refused_locked_and_re_resolved_u
         "{rewritten}"
     );
 }
+
+/// `runtime "locale"` brings C.UTF-8: `locale charmap` says UTF-8 with it and falls back to
+/// ASCII without it (the control), both built from the same package.
+#[test]
+fn the_locale_runtime_set_brings_c_utf8() {
+    require("chroot", "coreutils");
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let mut charmaps = Vec::new();
+    for (name, runtime) in [("with", "    runtime \"locale\"\n"), ("without", "")] {
+        let recipe = tmp.path().join(format!("{name}.kdl"));
+        let text = format!(
+            "image \"example.com/{name}\" {{\n    package \"libc-bin\"\n    program \"/usr/bin/locale\"\n{runtime}}}\n"
+        );
+        fs::write(&recipe, text).unwrap();
+        let out = tmp.path().join(format!("out-{name}"));
+        let o = build(&cache, &recipe, &out, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let image = tmp.path().join(format!("image-{name}"));
+        let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        extract(Path::new(summary[0]["path"].as_str().unwrap()), &image);
+        let run = Command::new("chroot")
+            .arg(image.join("rootfs"))
+            .args(["/usr/bin/locale", "charmap"])
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL")
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", stderr(&run));
+        charmaps.push(String::from_utf8_lossy(&run.stdout).trim().to_owned());
+    }
+    assert_eq!(charmaps[0], "UTF-8");
+    assert_ne!(charmaps[1], "UTF-8");
+}
+
+/// In package mode a program no package ships is an input error at its line (exit 2, nothing
+/// written), with a hint to add the package; adding the package builds (the control).
+#[test]
+fn a_program_no_package_ships_is_reported_at_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let recipe = tmp.path().join("r.kdl");
+    let text =
+        "image \"example.com/r\" {\n    package \"libc-bin\"\n    program \"/usr/bin/etcd\"\n}\n";
+    fs::write(&recipe, text).unwrap();
+    let out = tmp.path().join("out");
+    let o = build(&cache, &recipe, &out, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("r.kdl:3:"), "{err}");
+    assert!(err.contains("no package of the recipe ships it"), "{err}");
+    assert!(!out.exists());
+    fs::write(&recipe, text.replace("\"libc-bin\"", "\"etcd-server\"")).unwrap();
+    let o = build(&cache, &recipe, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
