@@ -748,6 +748,26 @@ mod tests {
     }
 
     #[test]
+    fn nss_writes_the_container_conf_unless_the_recipe_declares_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_of(dir.path(), "image \"a\" {\n    runtime \"nss\"\n}\n").unwrap();
+        assert_eq!(
+            plan.entries["/etc/nsswitch.conf"].content,
+            Content::Bytes(runtime_set::CONTAINER_NSSWITCH.as_bytes().to_vec())
+        );
+        let own = "image \"a\" {\n    runtime \"nss\"\n    text \"/etc/nsswitch.conf\" \"passwd: files\\n\"\n}\n";
+        let plan = plan_of(dir.path(), own).unwrap();
+        assert_eq!(
+            plan.entries["/etc/nsswitch.conf"].content,
+            Content::Bytes(b"passwd: files\n".to_vec())
+        );
+        assert!(matches!(
+            plan.entries["/etc/nsswitch.conf"].origin,
+            Origin::Declared(_)
+        ));
+    }
+
+    #[test]
     fn mount_points_become_directories() {
         let dir = tempfile::tempdir().unwrap();
         let text = "image \"a\" {\n    app {\n        exec \"/x\"\n        mount \"d\" path=\"/data\"\n    }\n}\n";
