@@ -231,25 +231,7 @@ fn prepare(
                 .map(|w| format!("{recipe_at}: warning: {w}")),
         );
     }
-    let mut traced: Vec<PathBuf> = Vec::new();
-    for e in plan.entries.values().filter(|e| e.trace) {
-        let Content::HostFile { source, .. } = &e.content else {
-            continue;
-        };
-        match in_root(root, source) {
-            Some(p) => traced.push(p),
-            None => {
-                return Err(BuildError::Io {
-                    recipe: recipe_path.to_path_buf(),
-                    message: format!(
-                        "`{}` is not in the packages: in package mode a program's libraries are \
-                         traced in the sysroot, so the program must come from a package",
-                        source.display()
-                    ),
-                });
-            }
-        }
-    }
+    let traced = traced_inputs(&plan, root, recipe_path)?;
     let closure = trace::trace(root, &traced, &TraceOptions::default()).map_err(|source| {
         BuildError::Trace {
             recipe: recipe_path.to_path_buf(),
@@ -275,34 +257,7 @@ fn prepare(
             recipe: recipe_path.to_path_buf(),
             message: format!("reading the traced closure: {e}"),
         })?;
-    let covered: Vec<RuntimeSet> = recipe.image.runtime.iter().map(|s| s.value).collect();
-    for (program, hints) in closure.hints() {
-        let line = recipe
-            .image
-            .entries
-            .iter()
-            .find(
-                |e| matches!(&e.kind, RecipeEntry::Program { source } if source.value == *program),
-            )
-            .map(|e| at(e.span.offset()))
-            .unwrap_or_else(|| recipe_path.display().to_string());
-        for hint in hints {
-            let needed = match hint {
-                Hint::Nss { .. } => Some(RuntimeSet::Nss),
-                Hint::Gconv { .. } => Some(RuntimeSet::Gconv),
-                Hint::TlsCertificates { .. } => Some(RuntimeSet::Certs),
-                _ => None,
-            };
-            match needed {
-                Some(set) if covered.contains(&set) => {}
-                Some(set) => warnings.push(format!(
-                    "{line}: warning: {hint}; add `runtime \"{}\"` to the image",
-                    set.name()
-                )),
-                None => warnings.push(format!("{line}: warning: {hint}")),
-            }
-        }
-    }
+    warnings.extend(hint_warnings(&recipe, &closure, &at));
     let lock = match &sysroot {
         Some(s) => {
             Some(package_mode::finish(s, &plan, packages, write_lock).map_err(inputs_error)?)
@@ -320,6 +275,70 @@ fn prepare(
         lock,
         sysroot: sysroot.map(|s| s.root.dir().to_path_buf()),
     })
+}
+
+/// The in-root paths of the plan's entries to trace; in package mode each must lie in the
+/// sysroot (its libraries are resolved there).
+fn traced_inputs(plan: &Plan, root: &Root, recipe_path: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let mut traced: Vec<PathBuf> = Vec::new();
+    for e in plan.entries.values().filter(|e| e.trace) {
+        let Content::HostFile { source, .. } = &e.content else {
+            continue;
+        };
+        match in_root(root, source) {
+            Some(p) => traced.push(p),
+            None => {
+                return Err(BuildError::Io {
+                    recipe: recipe_path.to_path_buf(),
+                    message: format!(
+                        "`{}` is not in the packages: in package mode a program's libraries are \
+                         traced in the sysroot, so the program must come from a package",
+                        source.display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(traced)
+}
+
+/// Warnings for the run-time needs the tracer saw (NSS, gconv, certificates, dlopen), each at
+/// its program's line, unless a runtime set of the recipe covers it.
+fn hint_warnings(
+    recipe: &Recipe,
+    closure: &trace::Closure,
+    at: &dyn Fn(usize) -> String,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let covered: Vec<RuntimeSet> = recipe.image.runtime.iter().map(|s| s.value).collect();
+    for (program, hints) in closure.hints() {
+        let line = recipe
+            .image
+            .entries
+            .iter()
+            .find(
+                |e| matches!(&e.kind, RecipeEntry::Program { source } if source.value == *program),
+            )
+            .map(|e| at(e.span.offset()))
+            .unwrap_or_else(|| recipe.path.display().to_string());
+        for hint in hints {
+            let needed = match hint {
+                Hint::Nss { .. } => Some(RuntimeSet::Nss),
+                Hint::Gconv { .. } => Some(RuntimeSet::Gconv),
+                Hint::TlsCertificates { .. } => Some(RuntimeSet::Certs),
+                _ => None,
+            };
+            match needed {
+                Some(set) if covered.contains(&set) => {}
+                Some(set) => warnings.push(format!(
+                    "{line}: warning: {hint}; add `runtime \"{}\"` to the image",
+                    set.name()
+                )),
+                None => warnings.push(format!("{line}: warning: {hint}")),
+            }
+        }
+    }
+    warnings
 }
 
 /// The in-root path of a file read from `root` (`None` for a file outside it, such as a file of

@@ -71,25 +71,7 @@ pub fn document(
     let mut taken: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
     if let Some(lock) = lock {
         for p in &lock.packages {
-            let license = sysroot
-                .and_then(|r| declared_license(r, &p.name))
-                .unwrap_or_else(|| "NOASSERTION".to_owned());
-            packages.push(json!({
-                "SPDXID": package_id(&p.name),
-                "name": p.name,
-                "versionInfo": p.version,
-                "downloadLocation": "NOASSERTION",
-                "filesAnalyzed": false,
-                "checksums": [{"algorithm": "SHA256", "checksumValue": p.sha256}],
-                "licenseConcluded": "NOASSERTION",
-                "licenseDeclared": license,
-                "copyrightText": "NOASSERTION",
-                "externalRefs": [{
-                    "referenceCategory": "PACKAGE-MANAGER",
-                    "referenceType": "purl",
-                    "referenceLocator": purl(&p.name, &p.version, &p.architecture),
-                }],
-            }));
+            packages.push(deb_package(p, sysroot));
             relationships.push(json!({
                 "spdxElementId": "SPDXRef-Image",
                 "relationshipType": "DEPENDS_ON",
@@ -159,6 +141,29 @@ pub fn to_bytes(document: &Value) -> Vec<u8> {
 /// `out/etcd-3.4.23-linux-amd64.aci` → `out/etcd-3.4.23-linux-amd64.spdx.json`.
 pub fn path_for(image: &Path) -> std::path::PathBuf {
     image.with_extension("spdx.json")
+}
+
+/// The SPDX package of one Debian package of the lockfile.
+fn deb_package(p: &crate::lockfile::LockedPackage, sysroot: Option<&Path>) -> Value {
+    let license = sysroot
+        .and_then(|r| declared_license(r, &p.name))
+        .unwrap_or_else(|| "NOASSERTION".to_owned());
+    json!({
+        "SPDXID": package_id(&p.name),
+        "name": p.name,
+        "versionInfo": p.version,
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false,
+        "checksums": [{"algorithm": "SHA256", "checksumValue": p.sha256}],
+        "licenseConcluded": "NOASSERTION",
+        "licenseDeclared": license,
+        "copyrightText": "NOASSERTION",
+        "externalRefs": [{
+            "referenceCategory": "PACKAGE-MANAGER",
+            "referenceType": "purl",
+            "referenceLocator": purl(&p.name, &p.version, &p.architecture),
+        }],
+    })
 }
 
 fn image_package(subject: &Subject<'_>) -> Value {
