@@ -150,7 +150,7 @@ pub fn prepare(recipe: &Recipe, options: &PackageOptions) -> Result<Prepared, In
         Some(p) => p,
         None => resolve(&requests, &source)?,
     };
-    let sysroot = sysroot(&packages, &cache_root)?;
+    let sysroot = sysroot(&packages, &cache_root, pinned)?;
     let root = Root::new(&sysroot.root).map_err(DebError::io(&sysroot.root))?;
     Ok(Prepared {
         root,

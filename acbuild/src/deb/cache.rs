@@ -154,6 +154,10 @@ impl Source {
     fn admit(&self, file: &Path) -> Result<Cached, DebError> {
         let c = identify(file)?;
         let dest = self.cache.join(format!("{}.deb", c.sha256));
+        // A cached file is only kept when its bytes still have the hash it is named by.
+        if dest.exists() && sha256_file(&dest)? != c.sha256 {
+            fs::remove_file(&dest).map_err(DebError::io(&dest))?;
+        }
         if !dest.exists() {
             let mut w =
                 appc::atomic_file::AtomicFile::create(&dest, 0o644).map_err(DebError::io(&dest))?;

@@ -5,7 +5,7 @@
 //! the sorted package hashes, so a warm build unpacks nothing. It is built in a temporary
 //! directory beside it and renamed into place whole: a half-unpacked sysroot is never seen. Its
 //! contents are not trusted on reuse: every file a build takes from it is hashed and compared
-//! with the lockfile (see `crate::lockfile`).
+//! with the lockfile (see `crate::lockfile`); a build without pins unpacks afresh.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -27,8 +27,10 @@ pub struct Sysroot {
     pub origin: BTreeMap<String, String>,
 }
 
-/// The sysroot of `packages` (sorted by name), from `cache_root/sysroots/` or unpacked now.
-pub fn sysroot(packages: &[Cached], cache_root: &Path) -> Result<Sysroot, DebError> {
+/// The sysroot of `packages` (sorted by name), from `cache_root/sysroots/` when `reuse`, else
+/// (a build whose files no lockfile pins yet, so nothing could detect a changed sysroot)
+/// unpacked afresh in place of the cached one.
+pub fn sysroot(packages: &[Cached], cache_root: &Path, reuse: bool) -> Result<Sysroot, DebError> {
     let mut h = Sha256::new();
     h.update(b"acbuild-sysroot-v1\n");
     for p in packages {
@@ -37,8 +39,11 @@ pub fn sysroot(packages: &[Cached], cache_root: &Path) -> Result<Sysroot, DebErr
     let key = hex::encode(h.finalize());
     let base = cache_root.join("sysroots");
     let dir = base.join(&key);
-    if let Some(s) = load(&dir) {
+    if reuse && let Some(s) = load(&dir) {
         return Ok(s);
+    }
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(DebError::io(&dir))?;
     }
     fs::create_dir_all(&base).map_err(DebError::io(&base))?;
     let tmp = tempfile::Builder::new()
