@@ -3,8 +3,9 @@
 //!
 //! Defends against: a header that claims more bytes than the file holds, members out of order
 //! or repeated (two readers could take different `data.tar`s), more than [`MEMBERS_MAX`]
-//! members, unknown compressions, a `debian-binary` other than `2.x`, and decompression bombs
-//! (appc's memory-capped single-stream decoders, appc's bounded tar walker with its limits).
+//! members, unknown compressions, a `debian-binary` other than `2.x`, data after a member's
+//! compressed stream, and decompression bombs (appc's memory-capped single-stream decoders,
+//! appc's bounded tar walker with its limits).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -99,7 +100,8 @@ impl Deb {
         file.seek(SeekFrom::Start(member.offset))
             .map_err(DebError::io(&self.path))?;
         let raw = BufReader::new(file).take(member.size);
-        let decoded = appc::aci::decoder(*compression, raw).map_err(DebError::io(&self.path))?;
+        let decoded =
+            appc::aci::strict_decoder(*compression, raw).map_err(DebError::io(&self.path))?;
         Ok(TarStream::new(decoded))
     }
 }
@@ -273,6 +275,35 @@ pub(crate) mod tests {
                     let _ = crate::deb::unpack::unpack(&d, &dest);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn data_after_a_members_compressed_stream_is_refused() {
+        use std::io::Write;
+        let mut tar = tar::Builder::new(Vec::new());
+        let control = b"Package: p\nVersion: 1\nArchitecture: all\n";
+        let mut h = tar::Header::new_gnu();
+        h.set_size(control.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, "./control", &control[..]).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&tar.into_inner().unwrap()).unwrap();
+        let clean = gz.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.deb");
+        for (member, ok) in [
+            (clean.clone(), true),
+            ([clean, b"junk".to_vec()].concat(), false),
+        ] {
+            let deb = ar(&[
+                ("debian-binary", b"2.0\n"),
+                ("control.tar.gz", &member),
+                ("data.tar", b""),
+            ]);
+            std::fs::write(&path, deb).unwrap();
+            let got = crate::deb::control::Control::of(&Deb::open(&path).unwrap());
+            assert_eq!(got.is_ok(), ok, "{got:?}");
         }
     }
 
