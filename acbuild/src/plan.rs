@@ -569,6 +569,23 @@ impl Planner {
                 self.add(f.image_path, content, 0o644, 0, 0, false, origin);
                 continue;
             }
+            if let Some(target) = f.link {
+                let content = Content::Symlink(target);
+                self.add(f.image_path, content, 0o777, 0, 0, false, origin);
+                continue;
+            }
+            // In a sysroot a symlink is never followed on the host (its target could be absolute).
+            let is_link = fs::symlink_metadata(&f.host_path).is_ok_and(|m| m.is_symlink());
+            if self.package_mode && is_link {
+                let what = format!(
+                    "`{}` is a symlink in the sysroot, not followed",
+                    f.image_path
+                );
+                self.plan
+                    .warnings
+                    .push((span, format!("runtime set `{}`: {what}", set.name())));
+                continue;
+            }
             // Runtime files are copied with their content, even when the host has a symlink.
             let Some((content, default)) = self.host_file(&f.host_path, span) else {
                 continue;

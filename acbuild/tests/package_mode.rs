@@ -588,3 +588,26 @@ fn a_program_no_package_ships_is_reported_at_its_line() {
     let o = build(&cache, &recipe, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `runtime "tzdata"` in package mode takes the zone files from the tzdata package and keeps
+/// its symlinks as symlinks: `zoneinfo/localtime -> /etc/localtime` is never followed to the
+/// host's own file.
+#[test]
+fn tzdata_comes_from_the_package_with_its_symlinks_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = tmp.path().join("tz.kdl");
+    let text = "image \"example.com/tz\" {\n    package \"libc-bin\"\n    package \"tzdata\"\n    program \"/usr/bin/getent\"\n    runtime \"tzdata\" \"nss\"\n}\n";
+    fs::write(&recipe, text).unwrap();
+    let out = tmp.path().join("out");
+    let o = build(&tmp.path().join("cache"), &recipe, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let image = tmp.path().join("image");
+    extract(Path::new(summary[0]["path"].as_str().unwrap()), &image);
+    let zoneinfo = image.join("rootfs/usr/share/zoneinfo");
+    assert!(fs::metadata(zoneinfo.join("Europe/Berlin")).unwrap().len() > 0);
+    assert_eq!(
+        fs::read_link(zoneinfo.join("localtime")).unwrap(),
+        Path::new("/etc/localtime")
+    );
+}
