@@ -7,6 +7,11 @@
 //! output is a pure function of the recipe, the input bytes and the options: entry order is path
 //! order, owners come from the recipe, times from `SOURCE_DATE_EPOCH`. [`build_signed`] ends
 //! with the signing step ([`crate::signature`]), which keeps a cached image's current signature.
+//!
+//! A recipe with `package` nodes is built in package mode ([`crate::package_mode`]): its inputs
+//! are read from, and traced in, a sysroot unpacked from the packages' closure; the lockfile is
+//! checked (and written) before anything else is, and the image carries the list of its
+//! packages in the `acbuild/inputs` annotation.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +20,9 @@ use appc::aci::{Builder, Entry, EntryKind, FileSource, RootfsPath, WriteOptions}
 use crate::build_cache;
 use crate::error_kind::ErrorKind;
 use crate::image_manifest::image_manifest;
-use crate::plan::{Content, Plan, plan};
+use crate::lockfile::Lockfile;
+use crate::package_mode::{self, InputsError, PackageOptions};
+use crate::plan::{Content, Inputs, Plan, plan};
 use crate::recipe::{self, EntryKind as RecipeEntry, Recipe, RuntimeSet, line_col};
 use crate::signature::{self, Reuse, Signature};
 use crate::signing_key::{KeyError, SigningKey};
@@ -30,6 +37,8 @@ pub struct BuildOptions {
     pub write: WriteOptions,
     /// Reuse the previous image when nothing changed (see [`crate::build_cache`]).
     pub cache: bool,
+    /// Package mode: `--locked`, `--deb-dir`.
+    pub packages: PackageOptions,
 }
 
 /// What a build produced.
@@ -47,6 +56,13 @@ pub struct BuildSummary {
     pub entries: usize,
     /// Warnings (`file:line:col: message`).
     pub warnings: Vec<String>,
+    /// Where the inputs came from: `host`, or `packages` (package mode).
+    pub inputs: &'static str,
+    /// The lockfile of a package-mode build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lockfile: Option<PathBuf>,
+    /// The SPDX 2.3 SBOM beside the image.
+    pub sbom: PathBuf,
     /// What the signing step did (not part of the JSON summary).
     #[serde(skip)]
     pub signature: Signature,
@@ -89,6 +105,14 @@ pub enum BuildError {
         /// What failed.
         message: String,
     },
+    /// Package mode: fetching, verifying or unpacking packages, or the lockfile, failed.
+    #[error("{}: {source}", recipe.display())]
+    Inputs {
+        /// The recipe.
+        recipe: PathBuf,
+        /// Why.
+        source: Box<InputsError>,
+    },
     /// The image was written but could not be signed.
     #[error("signing {}: {source}", path.display())]
     Sign {
@@ -104,6 +128,8 @@ impl BuildError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Recipe(_) | Self::Invalid(_) => ErrorKind::Input,
+            Self::Inputs { source, .. } if source.is_input() => ErrorKind::Input,
+            Self::Inputs { .. } => ErrorKind::Failure,
             // The key was resolved and SOURCE_DATE_EPOCH read before the build: what fails now
             // is the build's own work.
             Self::Trace { .. } | Self::Path { .. } | Self::Io { .. } | Self::Sign { .. } => {
@@ -128,16 +154,66 @@ pub fn output_name(manifest: &appc::manifest::ImageManifest) -> String {
 
 /// Check a recipe without writing: load, manifest, plan and trace. Returns the warnings.
 pub fn check(recipe_path: &Path) -> Result<Vec<String>, BuildError> {
-    let (_, _, _, warnings) = prepare(recipe_path)?;
-    Ok(warnings)
+    let prepared = prepare(recipe_path, &PackageOptions::default(), false)?;
+    Ok(prepared.warnings)
 }
 
-type Prepared = (Recipe, appc::manifest::ImageManifest, Plan, Vec<String>);
+/// Write or refresh the lockfile of a package-mode recipe (`acbuild lock`): resolve the
+/// closure afresh, plan and trace, and write `NAME.lock`. Returns its path.
+pub fn lock(recipe_path: &Path, deb_dir: Option<&Path>) -> Result<PathBuf, BuildError> {
+    let options = PackageOptions {
+        locked: false,
+        deb_dir: deb_dir.map(Path::to_path_buf),
+        refresh: true,
+    };
+    let prepared = prepare(recipe_path, &options, true)?;
+    if prepared.lock.is_none() {
+        return Err(BuildError::Io {
+            recipe: recipe_path.to_path_buf(),
+            message: "has no `package` node: a host-mode recipe has no lockfile".to_owned(),
+        });
+    }
+    Ok(package_mode::lock_path(recipe_path))
+}
 
-fn prepare(recipe_path: &Path) -> Result<Prepared, BuildError> {
+/// A recipe ready to be written.
+struct Prepared {
+    recipe: Recipe,
+    manifest: appc::manifest::ImageManifest,
+    plan: Plan,
+    warnings: Vec<String>,
+    /// The lockfile of a package-mode build.
+    lock: Option<Lockfile>,
+    /// The sysroot of a package-mode build.
+    sysroot: Option<PathBuf>,
+}
+
+fn prepare(
+    recipe_path: &Path,
+    packages: &PackageOptions,
+    write_lock: bool,
+) -> Result<Prepared, BuildError> {
     let recipe = recipe::load(recipe_path)?;
-    let manifest = image_manifest(&recipe)?;
-    let mut plan = plan(&recipe, Path::new("/"))?;
+    let mut manifest = image_manifest(&recipe)?;
+    let inputs_error = |source| BuildError::Inputs {
+        recipe: recipe_path.to_path_buf(),
+        source: Box::new(source),
+    };
+    let sysroot = if recipe.image.packages.is_empty() {
+        None
+    } else {
+        Some(package_mode::prepare(&recipe, packages).map_err(inputs_error)?)
+    };
+    let host = Root::host();
+    let (root, inputs) = match &sysroot {
+        Some(s) => (&s.root, Inputs::Sysroot(&s.root)),
+        None => (&host, Inputs::Host),
+    };
+    if sysroot.is_some() {
+        recipe::check_inputs_with(&recipe, &|p| inputs.path(&recipe, p))
+            .map_err(|e| BuildError::Recipe(e.into()))?;
+    }
+    let mut plan = plan(&recipe, inputs)?;
     let at = |offset: usize| {
         let (line, col) = line_col(&recipe.source, offset);
         format!("{}:{line}:{col}", recipe_path.display())
@@ -147,22 +223,21 @@ fn prepare(recipe_path: &Path) -> Result<Prepared, BuildError> {
         .iter()
         .map(|(span, w)| format!("{}: warning: {w}", at(span.offset())))
         .collect();
-    let traced: Vec<PathBuf> = plan
-        .entries
-        .values()
-        .filter(|e| e.trace)
-        .filter_map(|e| match &e.content {
-            Content::HostFile { source, .. } => Some(source.clone()),
-            _ => None,
-        })
-        .collect();
-    let closure =
-        trace::trace(&Root::host(), &traced, &TraceOptions::default()).map_err(|source| {
-            BuildError::Trace {
-                recipe: recipe_path.to_path_buf(),
-                source,
-            }
-        })?;
+    if let Some(s) = &sysroot {
+        let recipe_at = recipe_path.display();
+        warnings.extend(
+            s.warnings
+                .iter()
+                .map(|w| format!("{recipe_at}: warning: {w}")),
+        );
+    }
+    let traced = traced_inputs(&plan, root, recipe_path)?;
+    let closure = trace::trace(root, &traced, &TraceOptions::default()).map_err(|source| {
+        BuildError::Trace {
+            recipe: recipe_path.to_path_buf(),
+            source,
+        }
+    })?;
     // Programs placed elsewhere with `to=` must not also appear at their host path.
     let moved: Vec<&Path> = recipe
         .image
@@ -177,11 +252,64 @@ fn prepare(recipe_path: &Path) -> Result<Prepared, BuildError> {
             _ => None,
         })
         .collect();
-    plan.add_closure(closure.paths().iter().map(PathBuf::as_path), &moved)
+    plan.add_closure(closure.paths().iter().map(PathBuf::as_path), &moved, root)
         .map_err(|e| BuildError::Io {
             recipe: recipe_path.to_path_buf(),
             message: format!("reading the traced closure: {e}"),
         })?;
+    warnings.extend(hint_warnings(&recipe, &closure, &at));
+    let lock = match &sysroot {
+        Some(s) => {
+            Some(package_mode::finish(s, &plan, packages, write_lock).map_err(inputs_error)?)
+        }
+        None => None,
+    };
+    if let Some(lock) = &lock {
+        annotate_inputs(&mut manifest, lock);
+    }
+    Ok(Prepared {
+        recipe,
+        manifest,
+        plan,
+        warnings,
+        lock,
+        sysroot: sysroot.map(|s| s.root.dir().to_path_buf()),
+    })
+}
+
+/// The in-root paths of the plan's entries to trace; in package mode each must lie in the
+/// sysroot (its libraries are resolved there).
+fn traced_inputs(plan: &Plan, root: &Root, recipe_path: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let mut traced: Vec<PathBuf> = Vec::new();
+    for e in plan.entries.values().filter(|e| e.trace) {
+        let Content::HostFile { source, .. } = &e.content else {
+            continue;
+        };
+        match in_root(root, source) {
+            Some(p) => traced.push(p),
+            None => {
+                return Err(BuildError::Io {
+                    recipe: recipe_path.to_path_buf(),
+                    message: format!(
+                        "`{}` is not in the packages: in package mode a program's libraries are \
+                         traced in the sysroot, so the program must come from a package",
+                        source.display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(traced)
+}
+
+/// Warnings for the run-time needs the tracer saw (NSS, gconv, certificates, dlopen), each at
+/// its program's line, unless a runtime set of the recipe covers it.
+fn hint_warnings(
+    recipe: &Recipe,
+    closure: &trace::Closure,
+    at: &dyn Fn(usize) -> String,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
     let covered: Vec<RuntimeSet> = recipe.image.runtime.iter().map(|s| s.value).collect();
     for (program, hints) in closure.hints() {
         let line = recipe
@@ -192,7 +320,7 @@ fn prepare(recipe_path: &Path) -> Result<Prepared, BuildError> {
                 |e| matches!(&e.kind, RecipeEntry::Program { source } if source.value == *program),
             )
             .map(|e| at(e.span.offset()))
-            .unwrap_or_else(|| recipe_path.display().to_string());
+            .unwrap_or_else(|| recipe.path.display().to_string());
         for hint in hints {
             let needed = match hint {
                 Hint::Nss { .. } => Some(RuntimeSet::Nss),
@@ -210,13 +338,47 @@ fn prepare(recipe_path: &Path) -> Result<Prepared, BuildError> {
             }
         }
     }
-    Ok((recipe, manifest, plan, warnings))
+    warnings
+}
+
+/// The in-root path of a file read from `root` (`None` for a file outside it, such as a file of
+/// the recipe's own directory, which is not traced in package mode).
+fn in_root(root: &Root, host: &Path) -> Option<PathBuf> {
+    if root.dir() == Path::new("/") {
+        return Some(host.to_path_buf());
+    }
+    let rel = host.strip_prefix(root.dir()).ok()?;
+    Some(Path::new("/").join(rel))
+}
+
+/// The `acbuild/inputs` annotation: one line per package, `NAME VERSION ARCH sha256:HEX`.
+fn annotate_inputs(manifest: &mut appc::manifest::ImageManifest, lock: &Lockfile) {
+    let value: Vec<String> = lock
+        .packages
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {} sha256:{}",
+                p.name, p.version, p.architecture, p.sha256
+            )
+        })
+        .collect();
+    if let Ok(name) = appc::name::AcIdentifier::new("acbuild/inputs") {
+        manifest
+            .annotations
+            .0
+            .retain(|a| a.name.as_str() != "acbuild/inputs");
+        manifest.annotations.0.push(appc::manifest::Annotation {
+            name,
+            value: value.join("\n"),
+        });
+    }
 }
 
 /// Build one recipe into `options.out_dir`, from the cache when nothing changed.
 pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary, BuildError> {
-    let cached = options
-        .cache
+    // `--locked` always checks the lockfile, which the cache shortcut would skip.
+    let cached = (options.cache && !options.packages.locked)
         .then(|| {
             let bytes = std::fs::read(recipe_path).ok()?;
             let w = &options.write;
@@ -232,9 +394,13 @@ pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary,
         && let Some(record) = build_cache::lookup(cache, key)
     {
         let out = options.out_dir.join(&record.file_name);
+        let sbom = crate::sbom::path_for(&out);
         if build_cache::publish(cache, key, &out).is_ok()
+            && appc::atomic_file::write_atomically(&sbom, record.sbom.as_bytes(), 0o644).is_ok()
             && let Ok(meta) = std::fs::metadata(&out)
         {
+            let lock = package_mode::lock_path(recipe_path);
+            let package_mode = record.inputs.iter().any(|s| s.is(&lock));
             return Ok(BuildSummary {
                 recipe: recipe_path.to_path_buf(),
                 path: out,
@@ -242,11 +408,21 @@ pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary,
                 size: meta.len(),
                 entries: record.entries,
                 warnings: Vec::new(),
+                inputs: if package_mode { "packages" } else { "host" },
+                lockfile: package_mode.then_some(lock),
+                sbom,
                 signature: Signature::Unsigned,
             });
         }
     }
-    let (recipe, manifest, plan, warnings) = prepare(recipe_path)?;
+    let Prepared {
+        recipe,
+        manifest,
+        plan,
+        warnings,
+        lock,
+        sysroot,
+    } = prepare(recipe_path, &options.packages, true)?;
     let io = |message: String| BuildError::Io {
         recipe: recipe_path.to_path_buf(),
         message,
@@ -284,12 +460,31 @@ pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary,
     let size = std::fs::metadata(&out)
         .map_err(|e| io(format!("{}: {e}", out.display())))?
         .len();
+    let subject = crate::sbom::Subject {
+        name: manifest.name.as_str(),
+        version: manifest.labels.get("version"),
+        image_id: &summary.image_id.to_string(),
+        created: options.write.mtime,
+    };
+    let sbom = crate::sbom::document(&subject, &plan, lock.as_ref(), sysroot.as_deref())
+        .map_err(|e| io(format!("writing the SBOM: {e}")))?;
+    let sbom_bytes = crate::sbom::to_bytes(&sbom);
+    let sbom_path = crate::sbom::path_for(&out);
+    appc::atomic_file::write_atomically(&sbom_path, &sbom_bytes, 0o644)
+        .map_err(|e| io(format!("writing {}: {e}", sbom_path.display())))?;
     if let Some((cache, key)) = &cached {
+        let mut stamps = inputs(&recipe, &plan);
+        if lock.is_some() {
+            stamps.extend(build_cache::Stamp::of(&package_mode::lock_path(
+                recipe_path,
+            )));
+        }
         let record = build_cache::Record {
-            inputs: inputs(&recipe, &plan),
+            inputs: stamps,
             file_name: output_name(&manifest),
             image_id: summary.image_id.to_string(),
             entries: summary.entries,
+            sbom: String::from_utf8_lossy(&sbom_bytes).into_owned(),
         };
         // A cache that cannot be written only costs the next build its shortcut.
         let _ = build_cache::store(cache, key, &out, &record);
@@ -301,6 +496,9 @@ pub fn build(recipe_path: &Path, options: &BuildOptions) -> Result<BuildSummary,
         size,
         entries: summary.entries,
         warnings,
+        inputs: if lock.is_some() { "packages" } else { "host" },
+        lockfile: lock.map(|_| package_mode::lock_path(recipe_path)),
+        sbom: sbom_path,
         signature: Signature::Unsigned,
     })
 }

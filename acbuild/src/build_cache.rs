@@ -42,6 +42,13 @@ impl Stamp {
     }
 }
 
+impl Stamp {
+    /// Whether this is the stamp of `path`.
+    pub fn is(&self, path: &Path) -> bool {
+        self.path == path
+    }
+}
+
 /// A cache record: the inputs as they were, and the summary of the build.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Record {
@@ -53,6 +60,9 @@ pub struct Record {
     pub image_id: String,
     /// Archive entries.
     pub entries: usize,
+    /// The SPDX document written beside the image.
+    #[serde(default)]
+    pub sbom: String,
 }
 
 /// The cache directory: `$XDG_CACHE_HOME/acbuild`, else `~/.cache/acbuild`.
@@ -149,6 +159,7 @@ mod tests {
             file_name: "x.aci".into(),
             image_id: "sha512-0".into(),
             entries: 1,
+            sbom: "{}".into(),
         };
         let built = tmp.path().join("built.aci");
         fs::write(&built, "aci").unwrap();

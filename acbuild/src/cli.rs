@@ -97,6 +97,15 @@ pub enum Command {
     Oci(OciArgs),
     /// Lay out a static site serving signed images by appc discovery (see docs/publishing.md).
     Publish(PublishArgs),
+    /// Create or refresh the lockfile (NAME.lock) of package-mode recipes.
+    Lock {
+        /// Recipe files.
+        #[arg(required = true)]
+        recipes: Vec<PathBuf>,
+        /// Take .deb files from this directory before the configured Debian sources.
+        #[arg(long)]
+        deb_dir: Option<PathBuf>,
+    },
 }
 
 /// Options of `acbuild oci` (issue 15).
@@ -160,6 +169,13 @@ pub struct BuildArgs {
     /// The acrun program tests run (default: beside acbuild, else on PATH).
     #[arg(long, value_name = "FILE")]
     pub acrun: Option<PathBuf>,
+    /// Package mode: fail when the lockfile (NAME.lock beside the recipe) is missing or differs
+    /// from the build's inputs; never write it.
+    #[arg(long)]
+    pub locked: bool,
+    /// Package mode: take .deb files from this directory before the configured Debian sources.
+    #[arg(long)]
+    pub deb_dir: Option<PathBuf>,
 }
 
 /// Options of `acbuild pack`.
@@ -262,7 +278,22 @@ fn run(command: Command) -> ExitCode {
         Command::CatManifest { file } => run_cat_manifest(&file),
         Command::Oci(args) => run_oci(&args),
         Command::Publish(args) => run_publish(&args),
+        Command::Lock { recipes, deb_dir } => run_lock(&recipes, deb_dir.as_deref()),
     }
+}
+
+fn run_lock(recipes: &[PathBuf], deb_dir: Option<&std::path::Path>) -> ExitCode {
+    let mut outcome = Outcome::default();
+    for recipe in recipes {
+        match build::lock(recipe, deb_dir) {
+            Ok(path) => println!("{}", path.display()),
+            Err(err) => {
+                outcome.record(err.kind());
+                render_build_error(err);
+            }
+        }
+    }
+    outcome.exit_code()
 }
 
 fn run_keygen(uid: &str, out: Option<PathBuf>) -> ExitCode {
@@ -452,6 +483,11 @@ fn run_build(args: &BuildArgs) -> ExitCode {
         out_dir: args.out.clone(),
         write,
         cache: !args.no_cache,
+        packages: crate::package_mode::PackageOptions {
+            locked: args.locked,
+            deb_dir: args.deb_dir.clone(),
+            refresh: false,
+        },
     };
     let results = build_with_progress(&args.recipes, &options, key.as_ref());
     render_builds(results, args, key.as_ref(), acrun.as_deref())

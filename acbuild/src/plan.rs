@@ -3,8 +3,9 @@
 //!
 //! [`plan`] turns a [`Recipe`] into a [`Plan`]: declared entries, the contents of `tree`s, the
 //! files of `runtime` sets, `/etc/passwd` and `/etc/group` from the accounts, mount-point
-//! directories, and every missing parent directory. It reads host metadata (never file contents)
-//! and reports conflicts against the recipe text. The trace step then adds the ELF closure of the
+//! directories, and every missing parent directory. It reads metadata (never file contents) of
+//! the host, or in package mode of the sysroot ([`Inputs`]), and reports conflicts against the
+//! recipe text. The trace step then adds the ELF closure of the
 //! entries marked `trace`; the build step streams the entries into the archive in path order.
 
 use std::collections::BTreeMap;
@@ -17,6 +18,40 @@ use miette::SourceSpan;
 
 use crate::recipe::{EntryKind, Recipe, RecipeErrors, Reporter, RuntimeSet};
 use crate::runtime_set::{self, Missing};
+use crate::trace::Root;
+
+/// Where the recipe's absolute input paths are read: the host, or the sysroot unpacked from the
+/// recipe's packages (package mode), in which paths are resolved confined to the sysroot.
+#[derive(Debug, Clone, Copy)]
+pub enum Inputs<'a> {
+    /// Host mode: paths are host paths.
+    Host,
+    /// Package mode: paths are looked up in this sysroot; only files of the recipe's own
+    /// directory may come from the host.
+    Sysroot(&'a Root),
+}
+
+impl Inputs<'_> {
+    /// The file to read for the recipe input `source`.
+    pub fn path(&self, recipe: &Recipe, source: &Path) -> PathBuf {
+        match self {
+            Inputs::Host => source.to_path_buf(),
+            Inputs::Sysroot(root) => match root.resolve(source) {
+                Ok(r) => root.host_path(&r.real),
+                Err(_) if source.starts_with(&recipe.base_dir) => source.to_path_buf(),
+                Err(_) => root.host_path(source),
+            },
+        }
+    }
+
+    /// The root runtime sets are read from.
+    pub fn root(&self) -> &Path {
+        match self {
+            Inputs::Host => Path::new("/"),
+            Inputs::Sysroot(root) => root.dir(),
+        }
+    }
+}
 
 /// Where an entry's content comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,11 +141,12 @@ pub struct Plan {
     pub warnings: Vec<(SourceSpan, String)>,
 }
 
-/// Build the plan of `recipe`, reading host metadata under `host_root` for runtime sets.
-pub fn plan(recipe: &Recipe, host_root: &Path) -> Result<Plan, RecipeErrors> {
+/// Build the plan of `recipe`, reading metadata from `inputs`.
+pub fn plan(recipe: &Recipe, inputs: Inputs<'_>) -> Result<Plan, RecipeErrors> {
     let mut p = Planner {
         r: Reporter::new(&recipe.path.display().to_string(), &recipe.source),
         plan: Plan::default(),
+        package_mode: matches!(inputs, Inputs::Sysroot(_)),
     };
     let image = &recipe.image;
     for entry in &image.entries {
@@ -121,7 +157,8 @@ pub fn plan(recipe: &Recipe, host_root: &Path) -> Result<Plan, RecipeErrors> {
         match &entry.kind {
             EntryKind::Program { source } | EntryKind::File { source } => {
                 let program = matches!(entry.kind, EntryKind::Program { .. });
-                let Some((content, host_mode)) = p.host_file(&source.value, source.span) else {
+                let input = inputs.path(recipe, &source.value);
+                let Some((content, host_mode)) = p.host_file(&input, source.span) else {
                     continue;
                 };
                 let default = if program { 0o755 } else { host_mode };
@@ -135,7 +172,10 @@ pub fn plan(recipe: &Recipe, host_root: &Path) -> Result<Plan, RecipeErrors> {
                     origin,
                 );
             }
-            EntryKind::Tree { source } => p.tree(&path, source.value.as_path(), a, entry.span),
+            EntryKind::Tree { source } => {
+                let input = inputs.path(recipe, &source.value);
+                p.tree(&path, &input, a, entry.span);
+            }
             EntryKind::Dir => p.add(
                 path,
                 Content::Dir,
@@ -171,8 +211,14 @@ pub fn plan(recipe: &Recipe, host_root: &Path) -> Result<Plan, RecipeErrors> {
         }
     }
     p.accounts(recipe);
+    let nsswitch = image.entries.iter().find_map(|e| match &e.kind {
+        EntryKind::Text { content } if e.path.value == "/etc/nsswitch.conf" => {
+            Some(content.value.as_str())
+        }
+        _ => None,
+    });
     for set in &image.runtime {
-        p.runtime(set.value, set.span, host_root);
+        p.runtime(set.value, set.span, inputs.root(), nsswitch);
     }
     if let Some(app) = &image.app {
         for mount in &app.mount_points {
@@ -193,19 +239,23 @@ pub fn plan(recipe: &Recipe, host_root: &Path) -> Result<Plan, RecipeErrors> {
 }
 
 impl Plan {
-    /// Add the files and symlinks of a traced closure (absolute host paths, which are also their
-    /// image paths) that the plan does not hold yet, with their parents. Files keep their host
-    /// permission bits and become root-owned. A path below a symlink of the closure is left out:
-    /// the closure also holds the symlink's target.
+    /// Add the files and symlinks of a traced closure (absolute paths inside `root`, which are
+    /// also their image paths) that the plan does not hold yet, with their parents. Files keep
+    /// their permission bits and become root-owned. A path below a symlink of the closure is left
+    /// out: the closure also holds the symlink's target.
     pub fn add_closure<'a>(
         &mut self,
         paths: impl IntoIterator<Item = &'a Path>,
         skip: &[&Path],
+        root: &Root,
     ) -> std::io::Result<()> {
         let paths: Vec<&Path> = paths.into_iter().collect();
         let mut links: Vec<&Path> = Vec::new();
         for path in &paths {
-            if fs::symlink_metadata(path)?.file_type().is_symlink() {
+            if fs::symlink_metadata(root.host_path(path))?
+                .file_type()
+                .is_symlink()
+            {
                 links.push(path);
             }
         }
@@ -219,15 +269,16 @@ impl Plan {
             if self.entries.contains_key(image_path) {
                 continue;
             }
-            let meta = fs::symlink_metadata(path)?;
+            let host = root.host_path(path);
+            let meta = fs::symlink_metadata(&host)?;
             let (content, mode) = if meta.file_type().is_symlink() {
-                let target = fs::read_link(path)?.to_string_lossy().into_owned();
+                let target = fs::read_link(&host)?.to_string_lossy().into_owned();
                 (Content::Symlink(target), 0o777)
             } else if meta.is_dir() {
                 (Content::Dir, 0o755)
             } else {
                 let content = Content::HostFile {
-                    source: path.to_path_buf(),
+                    source: host.clone(),
                     size: meta.len(),
                 };
                 (content, meta.permissions().mode() & 0o7777)
@@ -246,6 +297,7 @@ impl Plan {
         let mut p = Planner {
             r: Reporter::new("", ""),
             plan: std::mem::take(self),
+            package_mode: false,
         };
         p.parents();
         *self = p.plan;
@@ -256,6 +308,7 @@ impl Plan {
 struct Planner {
     r: Reporter,
     plan: Plan,
+    package_mode: bool,
 }
 
 impl Planner {
@@ -263,11 +316,16 @@ impl Planner {
         match fs::metadata(path) {
             Ok(m) => Some(m),
             Err(err) => {
+                let help = self.package_mode.then(|| {
+                    "in package mode inputs come from the recipe's packages: add the package \
+                     that ships it"
+                        .to_owned()
+                });
                 self.r.error(
                     span,
                     format!("input `{}` cannot be read: {err}", path.display()),
                     "missing input",
-                    None,
+                    help,
                 );
                 None
             }
@@ -326,8 +384,10 @@ impl Planner {
             }
             return;
         }
-        // A runtime set bringing a file the recipe already declares with its own attributes.
-        if same_content && matches!(new.origin, Origin::Runtime(..)) {
+        // A runtime set bringing a file the recipe already declares: the recipe's wins.
+        if matches!(new.origin, Origin::Runtime(..))
+            && (same_content || matches!(old.origin, Origin::Declared(_)))
+        {
             return;
         }
         let (Some(here), first) = (new.origin.span(), old.origin.span()) else {
@@ -479,8 +539,8 @@ impl Planner {
         );
     }
 
-    fn runtime(&mut self, set: RuntimeSet, span: SourceSpan, host_root: &Path) {
-        let resolved = match runtime_set::resolve(set, host_root) {
+    fn runtime(&mut self, set: RuntimeSet, span: SourceSpan, root: &Path, nss: Option<&str>) {
+        let resolved = match runtime_set::resolve(set, root, nss) {
             Ok(r) => r,
             Err(err) => {
                 self.r.error(
@@ -495,13 +555,35 @@ impl Planner {
         for Missing { what } in resolved.missing {
             self.plan.warnings.push((
                 span,
-                format!("runtime set `{}`: {what} not found on the host", set.name()),
+                format!("runtime set `{}`: {what} not found", set.name()),
             ));
         }
         let origin = Origin::Runtime(set, span);
         for f in resolved.files {
             if f.is_dir {
                 self.add(f.image_path, Content::Dir, 0o755, 0, 0, false, origin);
+                continue;
+            }
+            if let Some(bytes) = f.bytes {
+                let content = Content::Bytes(bytes);
+                self.add(f.image_path, content, 0o644, 0, 0, false, origin);
+                continue;
+            }
+            if let Some(target) = f.link {
+                let content = Content::Symlink(target);
+                self.add(f.image_path, content, 0o777, 0, 0, false, origin);
+                continue;
+            }
+            // In a sysroot a symlink is never followed on the host (its target could be absolute).
+            let is_link = fs::symlink_metadata(&f.host_path).is_ok_and(|m| m.is_symlink());
+            if self.package_mode && is_link {
+                let what = format!(
+                    "`{}` is a symlink in the sysroot, not followed",
+                    f.image_path
+                );
+                self.plan
+                    .warnings
+                    .push((span, format!("runtime set `{}`: {what}", set.name())));
                 continue;
             }
             // Runtime files are copied with their content, even when the host has a symlink.
@@ -569,7 +651,9 @@ mod tests {
 
     fn plan_of(dir: &Path, text: &str) -> Result<Plan, RecipeErrors> {
         let recipe = parse_str(text, Path::new("t.kdl"), dir).unwrap();
-        plan(&recipe, dir)
+        let root = Root::new(dir).unwrap();
+        let inputs = Inputs::Sysroot(&root);
+        plan(&recipe, inputs)
     }
 
     fn paths(plan: &Plan) -> Vec<&str> {
@@ -681,6 +765,26 @@ mod tests {
     }
 
     #[test]
+    fn nss_writes_the_container_conf_unless_the_recipe_declares_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_of(dir.path(), "image \"a\" {\n    runtime \"nss\"\n}\n").unwrap();
+        assert_eq!(
+            plan.entries["/etc/nsswitch.conf"].content,
+            Content::Bytes(runtime_set::CONTAINER_NSSWITCH.as_bytes().to_vec())
+        );
+        let own = "image \"a\" {\n    runtime \"nss\"\n    text \"/etc/nsswitch.conf\" \"passwd: files\\n\"\n}\n";
+        let plan = plan_of(dir.path(), own).unwrap();
+        assert_eq!(
+            plan.entries["/etc/nsswitch.conf"].content,
+            Content::Bytes(b"passwd: files\n".to_vec())
+        );
+        assert!(matches!(
+            plan.entries["/etc/nsswitch.conf"].origin,
+            Origin::Declared(_)
+        ));
+    }
+
+    #[test]
     fn mount_points_become_directories() {
         let dir = tempfile::tempdir().unwrap();
         let text = "image \"a\" {\n    app {\n        exec \"/x\"\n        mount \"d\" path=\"/data\"\n    }\n}\n";
@@ -706,7 +810,7 @@ mod tests {
     fn the_etcd_recipe_plans_programs_accounts_data_dir_and_nss() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/etcd.kdl");
         let recipe = crate::recipe::load(&path).unwrap();
-        let plan = plan(&recipe, Path::new("/")).unwrap();
+        let plan = plan(&recipe, Inputs::Host).unwrap();
         for p in [
             "/usr/bin/etcd",
             "/usr/bin/etcdctl",

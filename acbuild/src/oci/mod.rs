@@ -288,9 +288,14 @@ pub fn emit_beside(
             convert_signed(aci, &output_path(aci, archive), &opts, signer)
         })
         .collect::<Result<Vec<_>, _>>();
-    // Also on failure: an ACI that was not asked for is never left behind.
+    // Also on failure: an ACI that was not asked for is never left behind, nor, when no image
+    // was written at all, the SBOM that would describe it.
     if !formats.contains(&Format::Aci) {
-        for path in [aci.to_path_buf(), appc::sign::signature_path(aci)] {
+        let mut paths = vec![aci.to_path_buf(), appc::sign::signature_path(aci)];
+        if done.is_err() {
+            paths.push(crate::sbom::path_for(aci));
+        }
+        for path in paths {
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(OciError::Write { path, source: e });

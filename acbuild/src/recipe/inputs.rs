@@ -12,6 +12,14 @@ use super::model::{EntryKind, Recipe};
 
 /// Check the recipe's host inputs; every problem is reported against the node's host-path argument.
 pub fn check_inputs(recipe: &Recipe) -> Result<(), RecipeErrors> {
+    check_inputs_with(recipe, &|p| p.to_path_buf())
+}
+
+/// Check the recipe's inputs as read through `locate` (package mode: in the sysroot).
+pub fn check_inputs_with(
+    recipe: &Recipe,
+    locate: &dyn Fn(&Path) -> std::path::PathBuf,
+) -> Result<(), RecipeErrors> {
     let mut r = Reporter::new(&recipe.path.display().to_string(), &recipe.source);
     for entry in &recipe.image.entries {
         let (source, node) = match &entry.kind {
@@ -20,18 +28,24 @@ pub fn check_inputs(recipe: &Recipe) -> Result<(), RecipeErrors> {
             EntryKind::Tree { source } => (source, "tree"),
             EntryKind::Dir | EntryKind::Symlink { .. } | EntryKind::Text { .. } => continue,
         };
-        let path = &source.value;
+        let located = locate(&source.value);
+        let path = &located;
         let meta = match fs::metadata(path) {
             Ok(meta) => meta,
             Err(err) => {
-                r.error(
-                    source.span,
-                    format!("input `{}` cannot be read: {err}", path.display()),
-                    "missing input",
-                    Some(format!(
+                let help = if recipe.image.packages.is_empty() {
+                    format!(
                         "relative paths are resolved against the recipe's directory `{}`",
                         recipe.base_dir.display()
-                    )),
+                    )
+                } else {
+                    "no package of the recipe ships it: add the package that does".to_owned()
+                };
+                r.error(
+                    source.span,
+                    format!("input `{}` cannot be read: {err}", source.value.display()),
+                    "missing input",
+                    Some(help),
                 );
                 continue;
             }
@@ -54,7 +68,7 @@ pub fn check_inputs(recipe: &Recipe) -> Result<(), RecipeErrors> {
             };
             r.error(
                 source.span,
-                format!("`{}` {problem}", path.display()),
+                format!("`{}` {problem}", source.value.display()),
                 "wrong kind of input",
                 Some(help.to_owned()),
             );

@@ -14,7 +14,7 @@ mod parse;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Located, RecipeError, RecipeErrors, Reporter, did_you_mean, line_col};
-pub use inputs::check_inputs;
+pub use inputs::{check_inputs, check_inputs_with};
 pub use model::*;
 pub use nodes::reference as node_reference;
 pub use parse::parse_str;
@@ -42,7 +42,8 @@ pub enum LoadError {
     Invalid(#[from] RecipeErrors),
 }
 
-/// Read, parse and check a recipe file (syntax, language rules and host inputs).
+/// Read, parse and check a recipe file (syntax, language rules and, in host mode, host inputs;
+/// a recipe with `package` nodes has its inputs checked in its sysroot by the build).
 pub fn load(path: &Path) -> Result<Recipe, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
@@ -53,7 +54,9 @@ pub fn load(path: &Path) -> Result<Recipe, LoadError> {
     })?;
     let base_dir = recipe_dir(path);
     let recipe = parse_str(&source, path, &base_dir)?;
-    check_inputs(&recipe)?;
+    if recipe.image.packages.is_empty() {
+        check_inputs(&recipe)?;
+    }
     Ok(recipe)
 }
 

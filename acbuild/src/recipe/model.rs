@@ -59,6 +59,8 @@ pub struct Image {
     pub dependencies: Vec<Dependency>,
     /// The manifest's `pathWhitelist`.
     pub path_whitelist: Vec<Spanned<String>>,
+    /// Debian packages the rootfs inputs come from (empty: host mode).
+    pub packages: Vec<Package>,
     /// The app, if the image is runnable.
     pub app: Option<App>,
     /// Smoke tests run against the built image.
@@ -187,11 +189,19 @@ pub enum RuntimeSet {
     Certs,
     /// `/usr/share/zoneinfo`.
     Tzdata,
+    /// The C.UTF-8 locale (`/usr/lib/locale/C.utf8`).
+    Locale,
 }
 
 impl RuntimeSet {
     /// Every set, in the order the documentation lists them.
-    pub const ALL: [RuntimeSet; 4] = [Self::Nss, Self::Gconv, Self::Certs, Self::Tzdata];
+    pub const ALL: [RuntimeSet; 5] = [
+        Self::Nss,
+        Self::Gconv,
+        Self::Certs,
+        Self::Tzdata,
+        Self::Locale,
+    ];
 
     /// The name used in recipes.
     pub fn name(self) -> &'static str {
@@ -200,8 +210,23 @@ impl RuntimeSet {
             Self::Gconv => "gconv",
             Self::Certs => "certs",
             Self::Tzdata => "tzdata",
+            Self::Locale => "locale",
         }
     }
+}
+
+/// A `package` node: a Debian package whose files (and whose dependencies' libraries) the
+/// image's inputs come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    /// The package name.
+    pub name: Spanned<String>,
+    /// `version=`: the exact Debian version.
+    pub version: Option<Spanned<String>>,
+    /// `arch=`: the Debian architecture.
+    pub arch: Option<Spanned<String>>,
+    /// The span of the node.
+    pub span: SourceSpan,
 }
 
 /// A `dependency` node.

@@ -353,11 +353,20 @@ pub static NODES: &[NodeDef] = &[
         read: Read::Image(read_group),
     },
     NodeDef {
+        name: "package",
+        context: Context::Image,
+        shape: shape(1, Some(1), Props::Only(&["version", "arch"]), false),
+        repeat: Repeat::Many,
+        usage: "package \"etcd-server\" version=\"3.4.23-4+b4\" arch=\"amd64\"",
+        doc: "a Debian package the image's programs and libraries come from (package mode)",
+        read: Read::Image(read_package),
+    },
+    NodeDef {
         name: "runtime",
         context: Context::Image,
         shape: shape(1, None, NONE, false),
         repeat: Repeat::Many,
-        usage: "runtime \"nss\" \"certs\" (sets: nss, gconv, certs, tzdata)",
+        usage: "runtime \"nss\" \"certs\" (sets: nss, gconv, certs, tzdata, locale)",
         doc: "file sets loaded at run time, which tracing cannot see",
         read: Read::Image(read_runtime),
     },
@@ -559,6 +568,7 @@ fn read_image(w: &mut Walker, _: &NodeDef, node: &KdlNode, scope: &mut RecipeSco
             runtime: Vec::new(),
             dependencies: Vec::new(),
             path_whitelist: Vec::new(),
+            packages: Vec::new(),
             app: None,
             tests: Vec::new(),
             span: node.span(),
@@ -728,6 +738,51 @@ fn read_runtime(w: &mut Walker, _: &NodeDef, node: &KdlNode, scope: &mut ImageSc
             }
         }
     }
+}
+
+fn read_package(w: &mut Walker, _: &NodeDef, node: &KdlNode, scope: &mut ImageScope) {
+    let Some(name) = w.arg_string(node, 0, "the package name") else {
+        return;
+    };
+    let version = w.prop_string(node, "version");
+    let arch = w.prop_string(node, "arch");
+    let checks = [
+        (
+            Some(&name),
+            crate::deb::control::check_name as fn(&str) -> Result<(), String>,
+        ),
+        (version.as_ref(), crate::deb::control::check_version),
+        (arch.as_ref(), crate::deb::control::check_name),
+    ];
+    for (value, check) in checks {
+        if let Some(v) = value
+            && let Err(e) = check(&v.value)
+        {
+            w.r.error(
+                v.span,
+                e,
+                "invalid package field",
+                Some("Debian policy 5.6: lower-case names, versions like 1.2-3".to_owned()),
+            );
+        }
+    }
+    if let Some(first) = scope
+        .image
+        .packages
+        .iter()
+        .find(|p| p.name.value == name.value)
+    {
+        let first = first.name.span;
+        let message = format!("package `{}` is named twice", name.value);
+        w.r.conflict(name.span, first, message, None);
+        return;
+    }
+    scope.image.packages.push(Package {
+        name,
+        version,
+        arch,
+        span: node.span(),
+    });
 }
 
 fn read_dependency(w: &mut Walker, _: &NodeDef, node: &KdlNode, scope: &mut ImageScope) {

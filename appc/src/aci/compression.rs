@@ -225,6 +225,41 @@ pub fn decoder<'a, R: Read + 'a>(
     )?))
 }
 
+/// Like [`decoder`], but the reader also fails at the end of the stream when anything follows
+/// it (a second gzip member, another xz or zstd stream, garbage): the rule the ACI reader
+/// applies, for other archives read as hostile input (the members of a `.deb`).
+pub fn strict_decoder<'a, R: Read + 'a>(
+    compression: Compression,
+    raw: R,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(Box::new(Strict {
+        inner: Decoder::new(io::BufReader::new(raw), compression)?,
+        checked: false,
+    }))
+}
+
+/// A [`Decoder`] that checks, once at its end, that nothing follows the stream.
+struct Strict<R: BufRead> {
+    inner: Decoder<R>,
+    checked: bool,
+}
+
+impl<R: BufRead> Read for Strict<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && !self.checked {
+            self.checked = true;
+            if self.inner.has_trailing_data()? {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "data after the end of the compressed stream",
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// An encoder for one of the compressions, writing into `W`; [`Encoder::finish`] ends the stream
 /// and returns the writer and the number of compressed bytes.
 pub(crate) enum Encoder<'scope, W: Write + Send + 'scope> {

@@ -13,7 +13,7 @@ pub mod read;
 pub mod tar_stream;
 pub mod write;
 
-pub use compression::{Compression, compress, decoder};
+pub use compression::{Compression, compress, decoder, strict_decoder};
 pub use entry::{Entry, EntryKind, FileSource, RootfsPath, RootfsPathError, implied_parents};
 pub use read::{AciInfo, EntryInfo, EntryType, LayoutError, ReadError, ReadOptions, ReadSummary};
 pub use write::{Builder, WriteError, WriteOptions, WriteSummary};

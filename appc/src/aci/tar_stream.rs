@@ -38,15 +38,24 @@ const BLOCK: usize = 512;
 
 /// One logical entry: a header with its long name and pax records applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct Header {
+    /// The entry name, as stored (not normalised).
     pub name: Vec<u8>,
+    /// The link target of a symlink or hard link.
     pub link: Vec<u8>,
+    /// The tar type flag (`b'0'` file, `b'5'` directory, `b'2'` symlink, `b'1'` hard link, ...).
     pub typeflag: u8,
+    /// Permission bits.
     pub mode: u32,
+    /// Owner.
     pub uid: u64,
+    /// Group.
     pub gid: u64,
+    /// Modification time (seconds).
     pub mtime: u64,
+    /// Content bytes.
     pub size: u64,
+    /// Device major and minor.
     pub device: (u32, u32),
 }
 
@@ -123,7 +132,7 @@ struct Pax {
 
 /// Walks a tar stream entry by entry; see the module documentation.
 #[derive(Debug)]
-pub(crate) struct TarStream<R> {
+pub struct TarStream<R> {
     inner: R,
     /// Content bytes of the current entry not read yet, then the padding to the next block.
     remaining: u64,
@@ -133,7 +142,8 @@ pub(crate) struct TarStream<R> {
 }
 
 impl<R: Read> TarStream<R> {
-    pub(crate) fn new(inner: R) -> Self {
+    /// Walk the tar stream `inner` (already decompressed).
+    pub fn new(inner: R) -> Self {
         TarStream {
             inner,
             remaining: 0,
@@ -145,7 +155,7 @@ impl<R: Read> TarStream<R> {
 
     /// The next entry, or `None` after the end-of-archive marker and the zero padding after it
     /// (everything up to the end of the stream has then been read and checked).
-    pub(crate) fn next_entry(&mut self) -> Result<Option<Header>, TarError> {
+    pub fn next_entry(&mut self) -> Result<Option<Header>, TarError> {
         self.skip_rest()?;
         let mut ext = Extensions::default();
         loop {
@@ -193,12 +203,12 @@ impl<R: Read> TarStream<R> {
     }
 
     /// Reads the content of the current entry.
-    pub(crate) fn content(&mut self) -> Content<'_, R> {
+    pub fn content(&mut self) -> Content<'_, R> {
         Content { stream: self }
     }
 
     /// The wrapped stream, after [`TarStream::next_entry`] returned `None`.
-    pub(crate) fn into_inner(self) -> R {
+    pub fn into_inner(self) -> R {
         self.inner
     }
 
@@ -299,7 +309,7 @@ impl<R: Read> TarStream<R> {
 
 /// The content of the current entry; reads end at its size.
 #[derive(Debug)]
-pub(crate) struct Content<'a, R> {
+pub struct Content<'a, R> {
     stream: &'a mut TarStream<R>,
 }
 
