@@ -160,5 +160,14 @@ pub fn gc(dir: &Path) -> Result<String, PodCmdError> {
         })?;
         let _ = writeln!(out, "removed pod {}", st.uuid);
     }
+    // Its cgroups went with the crash that left it so (cgroupfs does not outlive a boot).
+    for pod_dir in state::abandoned(dir) {
+        std::fs::remove_dir_all(&pod_dir).map_err(|source| PodCmdError::Io {
+            path: pod_dir.clone(),
+            source,
+        })?;
+        let name = pod_dir.file_name().unwrap_or_default().to_string_lossy();
+        let _ = writeln!(out, "removed abandoned pod {name}");
+    }
     Ok(out)
 }

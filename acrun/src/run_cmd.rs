@@ -566,7 +566,8 @@ fn start(
         move |source| RunError::Io { path, source }
     };
     let pod_json = pod_dir.join("pod.json");
-    appc::atomic_file::write_atomically(&pod_json, &pod.to_json_pretty(), 0o644)
+    // Not synced, like the pod's state (`state::write`).
+    appc::atomic_file::replace_unsynced(&pod_json, &pod.to_json_pretty(), 0o644)
         .map_err(io(&pod_json))?;
     crate::metadata::key::load_or_create(dir)?;
     let netns = namespaces::new_network(net).map_err(io(Path::new("network namespace")))?;

@@ -76,7 +76,8 @@ pub fn run(
     for (rt, code) in apps.iter().zip(&codes) {
         let code = code.unwrap_or(ACRUN_FAILURE);
         let path = state::exit_file(pod_dir, &rt.app.name);
-        let _ = appc::atomic_file::write_atomically(&path, format!("{code}\n").as_bytes(), 0o644);
+        // Not synced, like the pod's state (`state::write`): whole for readers, gone in a crash.
+        let _ = appc::atomic_file::replace_unsynced(&path, format!("{code}\n").as_bytes(), 0o644);
     }
     pod_exit_code(&codes)
 }

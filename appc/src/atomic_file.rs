@@ -2,6 +2,11 @@
 //! directory, fsync it, rename it over the destination, fsync the directory. A reader sees either
 //! the old file or the complete new one, never a half-written file; a crash leaves at most a
 //! `.NAME.tmp-*` file behind, which the next successful write of NAME does not depend on.
+//!
+//! [`replace_unsynced`] is the same rename without the two fsyncs: concurrent readers still see
+//! the old or the complete new file, but after a machine crash the file may be old, empty or
+//! missing. It is for files whose meaning ends with the processes that write them (a running
+//! pod's state, which a crash ends anyway), never for anything that must survive a crash.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -65,6 +70,16 @@ impl AtomicFile {
         File::open(parent_dir(&self.dest))?.sync_all()
     }
 
+    /// Rename into place without fsync (see [`replace_unsynced`]).
+    pub fn commit_unsynced(mut self) -> io::Result<()> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("atomic file already committed"))?;
+        drop(file);
+        fs::rename(&self.tmp, &self.dest)
+    }
+
     fn file(&mut self) -> io::Result<&mut File> {
         self.file
             .as_mut()
@@ -95,6 +110,14 @@ pub fn write_atomically(dest: &Path, bytes: &[u8], mode: u32) -> io::Result<()> 
     let mut f = AtomicFile::create(dest, mode)?;
     f.write_all(bytes)?;
     f.commit()
+}
+
+/// Replace `dest` with `bytes` (permission bits `mode`, before umask) by a rename, without
+/// fsync: readers never see a half-written file, but the write is not durable across a crash.
+pub fn replace_unsynced(dest: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let mut f = AtomicFile::create(dest, mode)?;
+    f.write_all(bytes)?;
+    f.commit_unsynced()
 }
 
 fn parent_dir(p: &Path) -> &Path {
@@ -138,5 +161,15 @@ mod tests {
         write_atomically(&dest, b"old", 0o600).unwrap();
         write_atomically(&dest, b"new contents", 0o600).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"new contents");
+    }
+
+    #[test]
+    fn unsynced_replacement_is_still_whole_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("state.json");
+        replace_unsynced(&dest, b"old", 0o644).unwrap();
+        replace_unsynced(&dest, b"new contents", 0o644).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"new contents");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

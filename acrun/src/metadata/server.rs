@@ -10,19 +10,21 @@
 //! `127.0.0.1:0`; local processes could connect, but without the pod's token every request gets
 //! 401.
 //!
-//! Serving: a thread that joined the same namespace runs a tiny_http server on that listener
-//! (so its shutdown wake-up connects inside the pod, not to the host), one short thread per
+//! Serving: a thread waits for the first connection, then joins the same namespace and runs a
+//! tiny_http server on that listener (so its shutdown wake-up connects inside the pod, not to
+//! the host); a pod that never connects costs one idle thread. One short thread per
 //! request; bodies are capped at 64 KiB. The key is re-read for each sign or verify, so
 //! `acrun metadata rotate-key` takes effect in running pods too.
 
 use super::key;
 use super::routes::PodInfo;
 use crate::pod::namespaces;
+use nix::fcntl::OFlag;
 use std::io::Read;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Largest request body read.
 const MAX_BODY: u64 = 64 * 1024;
@@ -52,8 +54,16 @@ impl Listening {
 
 /// A running service; [`Service::stop`] ends it.
 pub struct Service {
-    server: Arc<tiny_http::Server>,
+    state: Arc<Mutex<Serving>>,
+    wake: OwnedFd,
     thread: std::thread::JoinHandle<()>,
+}
+
+/// Where the service thread is: waiting for its first client, or serving with tiny_http.
+#[derive(Default)]
+struct Serving {
+    stopping: bool,
+    server: Option<Arc<tiny_http::Server>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -64,39 +74,95 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     /// Serves `pod` on `listening` until stopped. `dir` is acrun's state directory (the key).
+    /// One thread waits for the first connection (most pods never make one); only then does it
+    /// join the pod's network namespace and start tiny_http (an accept thread and a pool),
+    /// which keeps a pod start from paying for threads it does not use. Connections made
+    /// before that wait in the listener's backlog.
     pub fn start(listening: Listening, pod: PodInfo, dir: PathBuf) -> std::io::Result<Service> {
         let Listening { listener, netns } = listening;
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (wake_r, wake) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
+        let state = Arc::new(Mutex::new(Serving::default()));
+        let shared = Arc::clone(&state);
         let thread = std::thread::spawn(move || {
+            if !first_client(&listener, &wake_r) {
+                return;
+            }
             if let Some(ns) = &netns
                 && let Err(e) = nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
             {
-                let _ = tx.send(Err(std::io::Error::from(e)));
+                eprintln!("acrun: metadata service: join the pod's network namespace: {e}");
                 return;
             }
-            let server = match tiny_http::Server::from_listener(listener, None) {
-                Ok(s) => Arc::new(s),
-                Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(e.to_string())));
+            let server = {
+                let Ok(mut st) = shared.lock() else { return };
+                if st.stopping {
                     return;
                 }
+                match tiny_http::Server::from_listener(listener, None) {
+                    Ok(s) => Arc::clone(st.server.insert(Arc::new(s))),
+                    Err(e) => {
+                        eprintln!("acrun: metadata service: {e}");
+                        return;
+                    }
+                }
             };
-            let _ = tx.send(Ok(Arc::clone(&server)));
             serve(&server, &Arc::new(pod), &Arc::new(dir));
-            // The last reference is dropped here, in the pod's namespace.
             drop(server);
+            // The last reference is dropped here, in the pod's namespace.
+            if let Ok(mut st) = shared.lock() {
+                st.server = None;
+            }
         });
-        let server = rx
-            .recv()
-            .map_err(|_| std::io::Error::other("metadata thread ended early"))??;
-        Ok(Service { server, thread })
+        Ok(Service {
+            state,
+            wake,
+            thread,
+        })
     }
 
     /// Stops serving and waits for the service thread.
     pub fn stop(self) {
-        self.server.unblock();
-        drop(self.server);
+        if let Ok(mut st) = self.state.lock() {
+            st.stopping = true;
+            if let Some(server) = &st.server {
+                server.unblock();
+            }
+        }
+        let _ = nix::unistd::write(&self.wake, b"x");
         let _ = self.thread.join();
+    }
+}
+
+/// Waits until `listener` has a connection to accept (true) or `wake` is written (false).
+fn first_client(listener: &TcpListener, wake: &OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two initialised pollfd structs for descriptors this thread keeps open.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if rc < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        if fds[1].revents != 0 {
+            return false;
+        }
+        if fds[0].revents != 0 {
+            return true;
+        }
     }
 }
 

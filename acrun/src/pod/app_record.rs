@@ -116,7 +116,8 @@ pub fn write(dir: &Path, record: &AppRecord) -> Result<(), RecordError> {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    appc::atomic_file::write_atomically(&path, &bytes, 0o600)
+    // Not synced: the record is only valid while its runner lives (pid + start time).
+    appc::atomic_file::replace_unsynced(&path, &bytes, 0o600)
         .map_err(|source| RecordError::Io { path, source })
 }
 

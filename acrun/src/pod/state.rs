@@ -2,7 +2,9 @@
 //! `<dir>/pods/<uuid>/` holds `state.json` (phase prepared → running → exited, the supervisor's
 //! pid, per-app exit codes, the cgroups to remove), `pod.json` (the reified pod manifest),
 //! `apps/<name>/{upper,work,rootfs,exit}` and `volumes/<name>`. `state.json` is only ever
-//! replaced whole (`appc::atomic_file`). Liveness is a lock, not a pid: the `acrun run` process
+//! replaced whole (`appc::atomic_file::replace_unsynced`: no fsync — a machine crash ends the
+//! pod it describes; the directory it may leave unreadable is [`abandoned`] and `acrun gc`
+//! removes it). Liveness is a lock, not a pid: the `acrun run` process
 //! holds an exclusive `flock` on `lock` for the pod's whole life (rkt's scheme), so a crashed run
 //! is seen as exited and a recycled pid is never mistaken for the pod.
 //!
@@ -97,14 +99,16 @@ pub fn pods_dir(dir: &Path) -> PathBuf {
     dir.join("pods")
 }
 
-/// Writes `state.json` atomically.
+/// Replaces `state.json` whole (a reader sees the old or the new state), without fsync: the
+/// state describes processes that a machine crash ends anyway, and [`abandoned`] finds the pod
+/// directories such a crash leaves with an unreadable state.
 pub fn write(pod_dir: &Path, state: &PodState) -> Result<(), StateError> {
     let path = pod_dir.join("state.json");
     let bytes = serde_json::to_vec_pretty(state).map_err(|source| StateError::Json {
         path: path.clone(),
         source,
     })?;
-    appc::atomic_file::write_atomically(&path, &bytes, 0o644).map_err(io_err(&path))
+    appc::atomic_file::replace_unsynced(&path, &bytes, 0o644).map_err(io_err(&path))
 }
 
 /// Reads `state.json`.
@@ -199,6 +203,22 @@ pub fn list(dir: &Path) -> Vec<(PathBuf, PodState)> {
     v
 }
 
+/// Pod directories under `dir` whose `state.json` is missing or unreadable although their
+/// `acrun run` took the lock (the lock file exists) and no longer holds it: what a machine
+/// crash leaves of a pod whose unsynced state had not reached the disk. Sorted.
+pub fn abandoned(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(pods_dir(dir)) else {
+        return vec![];
+    };
+    let mut v: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("lock").is_file() && !is_alive(p) && read(p).is_err())
+        .collect();
+    v.sort();
+    v
+}
+
 /// Finds a pod by UUID or unique UUID prefix.
 pub fn find(dir: &Path, uuid: &str) -> Result<PathBuf, StateError> {
     let matches: Vec<_> = list(dir)
@@ -246,6 +266,24 @@ mod tests {
         let st = current(t.path()).unwrap();
         assert_eq!(st.phase, Phase::Exited);
         assert_eq!(st.apps[0].exit_code, Some(3));
+    }
+
+    #[test]
+    fn a_pod_left_without_readable_state_is_abandoned_once_its_lock_is_free() {
+        let t = tempfile::tempdir().unwrap();
+        let d = pods_dir(t.path()).join("u1");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("state.json"), b"").unwrap();
+        // A run that has not taken its lock yet (no lock file) is not abandoned.
+        assert!(abandoned(t.path()).is_empty());
+        let held = lock(&d).unwrap();
+        assert!(abandoned(t.path()).is_empty());
+        drop(held);
+        assert_eq!(abandoned(t.path()), vec![d.clone()]);
+        // Control: the same pod with a readable state is a listed pod, not an abandoned one.
+        write(&d, &state("u1")).unwrap();
+        assert!(abandoned(t.path()).is_empty());
+        assert_eq!(list(t.path()).len(), 1);
     }
 
     #[test]
