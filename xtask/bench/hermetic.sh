@@ -20,13 +20,13 @@ grep -v '^[[:space:]]*package ' recipes/etcd.kdl > "$W/etcd-host.kdl"
 export XDG_CACHE_HOME=$W/warm
 "$ACBUILD" build "$W/etcd.kdl" --out "$W/out-fill" --no-sign --locked >/dev/null 2>&1
 hyperfine --warmup 1 --runs 10 \
-  --export-markdown "$W/../hermetic-warm.md" \
+  --export-markdown "$W/../hermetic-warm.md" ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/hermetic-warm.json"} \
   -n "host mode" "$ACBUILD build $W/etcd-host.kdl --out $W/out-host --no-sign --no-cache" \
   -n "package mode, warm cache" "$ACBUILD build $W/etcd.kdl --out $W/out-pkg --no-sign --no-cache --locked"
 
 # Cold: an empty cache each run (download, verify, unpack the 40-package closure, then build).
 hyperfine --runs 5 --prepare "rm -rf $W/cold" \
-  --export-markdown "$W/../hermetic-cold.md" \
+  --export-markdown "$W/../hermetic-cold.md" ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/hermetic-cold.json"} \
   -n "package mode, cold cache" \
   "env XDG_CACHE_HOME=$W/cold $ACBUILD build $W/etcd.kdl --out $W/out-cold --no-sign --locked"
 

@@ -15,7 +15,9 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 /// The side-by-side benchmarks `cargo xtask bench` runs when no name is given.
-pub const SIDE_BY_SIDE: &[&str] = &["pack", "build", "sign", "verify", "fetch", "trace", "run"];
+pub const SIDE_BY_SIDE: &[&str] = &[
+    "pack", "build", "sign", "verify", "fetch", "trace", "run", "hermetic",
+];
 
 /// Run the scripts `names` (all side-by-side ones when empty) and rewrite their tables.
 pub fn run(root: &Path, names: &[String]) -> Result<()> {
