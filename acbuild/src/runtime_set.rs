@@ -305,26 +305,17 @@ fn certs(root: &Path) -> Result<Resolved, RuntimeSetError> {
 }
 
 fn locale(root: &Path) -> Result<Resolved, RuntimeSetError> {
-    let dir = "/usr/lib/locale/C.utf8";
-    let path = host(root, dir);
-    std::fs::metadata(&path).map_err(|source| RuntimeSetError::Read {
-        set: "locale",
-        path,
-        source,
-    })?;
-    let mut out = Resolved::default();
-    walk_into(&mut out, root, dir, false);
-    Ok(out)
+    directory_set(root, "locale", "/usr/lib/locale/C.utf8")
 }
 
 fn tzdata(root: &Path) -> Result<Resolved, RuntimeSetError> {
-    let dir = "/usr/share/zoneinfo";
+    directory_set(root, "tzdata", "/usr/share/zoneinfo")
+}
+
+/// A runtime set that is one directory tree, which must exist.
+fn directory_set(root: &Path, set: &'static str, dir: &str) -> Result<Resolved, RuntimeSetError> {
     let path = host(root, dir);
-    std::fs::metadata(&path).map_err(|source| RuntimeSetError::Read {
-        set: "tzdata",
-        path,
-        source,
-    })?;
+    std::fs::metadata(&path).map_err(|source| RuntimeSetError::Read { set, path, source })?;
     let mut out = Resolved::default();
     walk_into(&mut out, root, dir, false);
     Ok(out)

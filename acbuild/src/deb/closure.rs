@@ -71,13 +71,7 @@ pub fn resolve(requests: &[Request], source: &Source) -> Result<Vec<Cached>, Deb
     let specs: Vec<String> = requests.iter().map(Request::spec).collect();
     let mut pending: Vec<(String, Vec<String>)> = Vec::new();
     for c in source.fetch(&specs)? {
-        pending.extend(
-            c.control
-                .depends
-                .iter()
-                .map(|g| (c.control.package.clone(), g.clone())),
-        );
-        chosen.insert(c.control.package.clone(), c);
+        choose(c, &mut chosen, &mut pending);
     }
     loop {
         let open: Vec<(String, Vec<String>)> = pending
@@ -95,19 +89,27 @@ pub fn resolve(requests: &[Request], source: &Source) -> Result<Vec<Cached>, Deb
             Err(_) => one_by_one(&open, source, &chosen)?,
         };
         for c in fetched {
-            if chosen.contains_key(&c.control.package) {
-                continue;
+            if !chosen.contains_key(&c.control.package) {
+                choose(c, &mut chosen, &mut pending);
             }
-            pending.extend(
-                c.control
-                    .depends
-                    .iter()
-                    .map(|g| (c.control.package.clone(), g.clone())),
-            );
-            chosen.insert(c.control.package.clone(), c);
         }
     }
     Ok(chosen.into_values().collect())
+}
+
+/// Takes package `c` into the closure; its dependency groups become pending.
+fn choose(
+    c: Cached,
+    chosen: &mut BTreeMap<String, Cached>,
+    pending: &mut Vec<(String, Vec<String>)>,
+) {
+    pending.extend(
+        c.control
+            .depends
+            .iter()
+            .map(|g| (c.control.package.clone(), g.clone())),
+    );
+    chosen.insert(c.control.package.clone(), c);
 }
 
 /// Each open group on its own, trying its alternatives in order.
