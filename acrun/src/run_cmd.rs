@@ -521,6 +521,11 @@ pub fn run(
         path: pod_dir.clone(),
         source,
     })?;
+    // Upper layers hold whatever the apps write, setuid-root files included: host users must
+    // not reach them.
+    let pods = state::pods_dir(dir);
+    crate::store::layout::private_dir(&pods)
+        .map_err(|source| RunError::Io { path: pods, source })?;
     let lock = state::lock(&pod_dir).map_err(launch::LaunchError::from)?;
     let started = start(dir, args, resolve, set_env, &uuid, &pod_dir, lock);
     if started.is_err() && !state::pod_started(&pod_dir) {

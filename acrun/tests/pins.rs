@@ -36,6 +36,29 @@ fn a_running_pods_image_is_kept_until_the_pod_exits() {
             "touch /out/ready; exec sleep 1000",
         ],
     );
+    // Extracted trees and pod layers are root's alone: a host user cannot reach an image's
+    // programs (setuid ones included) or what the apps write. The control: the same user reaches
+    // the store's records through the same (opened up) parent directories.
+    let open_up = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(w.dir.path(), open_up).unwrap();
+    let nobody_reaches = |path: &std::path::Path| {
+        assert!(path.exists(), "{}", path.display());
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "stat"])
+            .arg(path)
+            .output()
+            .expect("setpriv (util-linux) is required")
+            .status
+            .success()
+    };
+    assert!(nobody_reaches(&w.path("state/images/records")), "control");
+    let upper = w
+        .path("state/pods")
+        .join(&pod.uuid)
+        .join("apps/pinned/upper");
+    for path in [tree.join("rootfs/bin/busybox"), upper] {
+        assert!(!nobody_reaches(&path), "nobody reached {}", path.display());
+    }
     let rm = acrun(&w, &["image", "rm", &id]);
     assert_eq!(rm.status.code(), Some(1), "{}", explain(&rm));
     assert!(

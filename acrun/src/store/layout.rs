@@ -27,13 +27,18 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout under `dir/images`; creates the directories that are missing.
+    /// The layout under `dir/images`; creates the directories that are missing. The ones that
+    /// hold extracted root filesystems (`trees`, `rendered`, `tmp`) are 0700: an image's
+    /// setuid-root program must not be something any host user can run.
     pub fn create(dir: &Path) -> io::Result<Layout> {
         let layout = Layout {
             root: dir.join("images"),
         };
         for sub in ["records", "blobs", "trees", "rendered", "tmp"] {
             std::fs::create_dir_all(layout.root.join(sub))?;
+        }
+        for sub in ["trees", "rendered", "tmp"] {
+            private_dir(&layout.root.join(sub))?;
         }
         Ok(layout)
     }
@@ -92,4 +97,13 @@ impl Layout {
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
+}
+
+/// Sets `dir` to 0700 unless it already is (only its owner, root, may traverse it).
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::metadata(dir)?.permissions().mode() & 0o777 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
