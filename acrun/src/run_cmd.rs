@@ -16,7 +16,7 @@ use appc::manifest::pod::{Mount, PodManifest, RuntimeApp, RuntimeImage, Volume, 
 use appc::name::AcName;
 use appc::quantity::Quantity;
 use clap::Parser;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Pod-level flags of `acrun run`.
@@ -483,12 +483,11 @@ pub fn pod_manifest(
 /// A fresh random (version 4) UUID.
 pub fn new_uuid() -> Result<String, RunError> {
     let mut b = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|source| RunError::Io {
-            path: "/dev/urandom".into(),
-            source,
-        })?;
+    // The same kernel source as the metadata service's token and key (getrandom(2)).
+    getrandom::fill(&mut b).map_err(|e| RunError::Io {
+        path: "getrandom(2)".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     appc::uuid::Uuid::from_bytes(b)
