@@ -99,11 +99,14 @@ pub fn pods_dir(dir: &Path) -> PathBuf {
     dir.join("pods")
 }
 
+/// The pod's state file in its directory.
+const STATE_FILE: &str = "state.json";
+
 /// Replaces `state.json` whole (a reader sees the old or the new state), without fsync: the
 /// state describes processes that a machine crash ends anyway, and [`abandoned`] finds the pod
 /// directories such a crash leaves with an unreadable state.
 pub fn write(pod_dir: &Path, state: &PodState) -> Result<(), StateError> {
-    let path = pod_dir.join("state.json");
+    let path = pod_dir.join(STATE_FILE);
     let bytes = serde_json::to_vec_pretty(state).map_err(|source| StateError::Json {
         path: path.clone(),
         source,
@@ -113,7 +116,7 @@ pub fn write(pod_dir: &Path, state: &PodState) -> Result<(), StateError> {
 
 /// Reads `state.json`.
 pub fn read(pod_dir: &Path) -> Result<PodState, StateError> {
-    let path = pod_dir.join("state.json");
+    let path = pod_dir.join(STATE_FILE);
     let bytes = std::fs::read(&path).map_err(io_err(&path))?;
     serde_json::from_slice(&bytes).map_err(|source| StateError::Json { path, source })
 }
@@ -187,7 +190,7 @@ pub fn current(pod_dir: &Path) -> Result<PodState, StateError> {
 /// Whether the pod in `pod_dir` got as far as recording a state (then `acrun gc` owns its
 /// directory; before that, a failed start removes it).
 pub fn pod_started(pod_dir: &Path) -> bool {
-    pod_dir.join("state.json").exists()
+    pod_dir.join(STATE_FILE).exists()
 }
 
 /// Every pod under `dir`, sorted by UUID.
@@ -273,7 +276,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let d = pods_dir(t.path()).join("u1");
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("state.json"), b"").unwrap();
+        std::fs::write(d.join(STATE_FILE), b"").unwrap();
         // A run that has not taken its lock yet (no lock file) is not abandoned.
         assert!(abandoned(t.path()).is_empty());
         let held = lock(&d).unwrap();
