@@ -47,6 +47,7 @@ pub fn run(
 ) -> i32 {
     if let Err(message) = setup(spec) {
         eprintln!("acrun: pod {}: {message}", spec.uuid);
+        write_exit_files(pod_dir, apps, &vec![Some(ACRUN_FAILURE); apps.len()]);
         return ACRUN_FAILURE;
     }
     let mut running: Vec<(Pid, usize)> = Vec::new();
@@ -73,13 +74,18 @@ pub fn run(
     }
     drop(outputs);
     supervise(&mut running, &mut codes);
-    for (rt, code) in apps.iter().zip(&codes) {
+    write_exit_files(pod_dir, apps, &codes);
+    pod_exit_code(&codes)
+}
+
+/// Each app's exit code, where `acrun status` and `list` find it (`state::current`).
+fn write_exit_files(pod_dir: &Path, apps: &[AppRuntime<'_>], codes: &[Option<i32>]) {
+    for (rt, code) in apps.iter().zip(codes) {
         let code = code.unwrap_or(ACRUN_FAILURE);
         let path = state::exit_file(pod_dir, &rt.app.name);
         // Not synced, like the pod's state (`state::write`): whole for readers, gone in a crash.
         let _ = appc::atomic_file::replace_unsynced(&path, format!("{code}\n").as_bytes(), 0o644);
     }
-    pod_exit_code(&codes)
 }
 
 fn setup(spec: &PodSpec) -> Result<(), String> {

@@ -10,21 +10,20 @@
 //! `127.0.0.1:0`; local processes could connect, but without the pod's token every request gets
 //! 401.
 //!
-//! Serving: a thread waits for the first connection, then joins the same namespace and runs a
-//! tiny_http server on that listener (so its shutdown wake-up connects inside the pod, not to
-//! the host); a pod that never connects costs one idle thread. One short thread per
-//! request; bodies are capped at 64 KiB. The key is re-read for each sign or verify, so
+//! Serving: `acrun run`'s main thread polls the listener with its own events; on the first
+//! connection a thread joins the same namespace and runs a tiny_http server on that listener (so
+//! its shutdown wake-up connects inside the pod, not to the host); a pod that never connects
+//! costs no thread. One short thread per request; bodies are capped at 64 KiB. The key is re-read for each sign or verify, so
 //! `acrun metadata rotate-key` takes effect in running pods too.
 
 use super::key;
 use super::routes::PodInfo;
 use crate::pod::namespaces;
-use nix::fcntl::OFlag;
 use std::io::Read;
 use std::net::TcpListener;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Largest request body read.
 const MAX_BODY: u64 = 64 * 1024;
@@ -52,18 +51,13 @@ impl Listening {
     }
 }
 
-/// A running service; [`Service::stop`] ends it.
+/// The pod's service: waiting for its first client (no thread yet), then serving on a thread;
+/// [`Service::stop`] ends it.
 pub struct Service {
-    state: Arc<Mutex<Serving>>,
-    wake: OwnedFd,
-    thread: std::thread::JoinHandle<()>,
-}
-
-/// Where the service thread is: waiting for its first client, or serving with tiny_http.
-#[derive(Default)]
-struct Serving {
-    stopping: bool,
-    server: Option<Arc<tiny_http::Server>>,
+    waiting: Option<(Listening, PodInfo, PathBuf)>,
+    /// The server and the namespace its listener is in (`None`: the host's).
+    server: Option<(Arc<tiny_http::Server>, Option<OwnedFd>)>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -73,96 +67,64 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// Serves `pod` on `listening` until stopped. `dir` is acrun's state directory (the key).
-    /// One thread waits for the first connection (most pods never make one); only then does it
-    /// join the pod's network namespace and start tiny_http (an accept thread and a pool),
-    /// which keeps a pod start from paying for threads it does not use. Connections made
-    /// before that wait in the listener's backlog.
-    pub fn start(listening: Listening, pod: PodInfo, dir: PathBuf) -> std::io::Result<Service> {
-        let Listening { listener, netns } = listening;
-        let (wake_r, wake) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
-        let state = Arc::new(Mutex::new(Serving::default()));
-        let shared = Arc::clone(&state);
-        let thread = std::thread::spawn(move || {
-            if !first_client(&listener, &wake_r) {
-                return;
-            }
+    /// Will serve `pod` on `listening`; `dir` is acrun's state directory (the key). Nothing runs
+    /// yet: the caller polls [`Service::waiting_fd`] alongside its own events (most pods never
+    /// connect) and calls [`Service::serve`] when it is readable. Connections made before that
+    /// wait in the listener's backlog.
+    pub fn new(listening: Listening, pod: PodInfo, dir: PathBuf) -> Service {
+        Service {
+            waiting: Some((listening, pod, dir)),
+            server: None,
+            thread: None,
+        }
+    }
+
+    /// The listening socket while no client has come yet; `None` once serving.
+    pub fn waiting_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.waiting.as_ref().map(|(l, _, _)| l.listener.as_fd())
+    }
+
+    /// Starts tiny_http (an accept thread and a thread per request) on the listener, from a
+    /// thread that joined the pod's network namespace (so its shutdown wake-up connects inside
+    /// the pod, not to the host). Does nothing when already serving.
+    pub fn serve(&mut self) -> std::io::Result<()> {
+        let Some((Listening { listener, netns }, pod, dir)) = self.waiting.take() else {
+            return Ok(());
+        };
+        let home_of_listener = netns.as_ref().map(OwnedFd::try_clone).transpose()?;
+        let server = Arc::new(
+            tiny_http::Server::from_listener(listener, None)
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        );
+        let serving = Arc::clone(&server);
+        self.thread = Some(std::thread::spawn(move || {
             if let Some(ns) = &netns
                 && let Err(e) = nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
             {
                 eprintln!("acrun: metadata service: join the pod's network namespace: {e}");
                 return;
             }
-            let server = {
-                let Ok(mut st) = shared.lock() else { return };
-                if st.stopping {
-                    return;
-                }
-                match tiny_http::Server::from_listener(listener, None) {
-                    Ok(s) => Arc::clone(st.server.insert(Arc::new(s))),
-                    Err(e) => {
-                        eprintln!("acrun: metadata service: {e}");
-                        return;
-                    }
-                }
-            };
-            serve(&server, &Arc::new(pod), &Arc::new(dir));
+            serve(&serving, &Arc::new(pod), &Arc::new(dir));
+        }));
+        self.server = Some((server, home_of_listener));
+        Ok(())
+    }
+
+    /// Stops serving and waits for the service thread. The last reference to the server is
+    /// dropped here, in the listener's namespace: tiny_http's drop wakes its accept thread by
+    /// connecting to the listener's address, which must be the pod's, not the host's.
+    pub fn stop(mut self) {
+        let Some((server, netns)) = self.server.take() else {
+            return;
+        };
+        server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = namespaces::in_network(netns.as_ref(), move || {
             drop(server);
-            // The last reference is dropped here, in the pod's namespace.
-            if let Ok(mut st) = shared.lock() {
-                st.server = None;
-            }
+            Ok(())
         });
-        Ok(Service {
-            state,
-            wake,
-            thread,
-        })
-    }
-
-    /// Stops serving and waits for the service thread.
-    pub fn stop(self) {
-        if let Ok(mut st) = self.state.lock() {
-            st.stopping = true;
-            if let Some(server) = &st.server {
-                server.unblock();
-            }
-        }
-        let _ = nix::unistd::write(&self.wake, b"x");
-        let _ = self.thread.join();
-    }
-}
-
-/// Waits until `listener` has a connection to accept (true) or `wake` is written (false).
-fn first_client(listener: &TcpListener, wake: &OwnedFd) -> bool {
-    use std::os::fd::AsRawFd;
-    loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: listener.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: wake.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: two initialised pollfd structs for descriptors this thread keeps open.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if rc < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return false;
-        }
-        if fds[1].revents != 0 {
-            return false;
-        }
-        if fds[0].revents != 0 {
-            return true;
-        }
     }
 }
 

@@ -114,7 +114,7 @@ pub fn run(
     }
     let mut record = PodState {
         uuid: spec.uuid.clone(),
-        phase: Phase::Prepared,
+        phase: Phase::Running,
         pid: None,
         created: now(),
         apps: spec
@@ -131,19 +131,13 @@ pub fn run(
         exit_code: None,
         cgroups: cgroups.dirs(),
     };
-    state::write(pod_dir, &record)?;
+    // One state write per pod: "running", with the supervisor's pid, once it exists. Before it,
+    // the held lock and the missing state say "being prepared"; after the pod, the freed lock
+    // and the supervisor's exit files say "exited" and give every code (`state::current`).
     let code = start_and_wait(spec, pod_dir, &runtimes, &mut record, services, console);
-    record.phase = Phase::Exited;
-    record.pid = None;
-    for a in &mut record.apps {
-        a.exit_code = state::read_exit(pod_dir, &a.name);
-    }
     cgroup::remove_dirs(&cgroups.dirs());
-    let code = code?;
-    record.exit_code = Some(code);
-    state::write(pod_dir, &record)?;
     drop(lock);
-    Ok(code)
+    code
 }
 
 fn now() -> u64 {
@@ -269,23 +263,11 @@ fn start_and_wait(
         .inspect_err(|_| {
             let _ = kill(child, Signal::SIGKILL);
         });
-    let service = match Service::start(services.metadata, services.pod, services.dir) {
-        Ok(s) => s,
-        Err(source) => {
-            let _ = kill(child, Signal::SIGKILL);
-            let _ = waitpid(child, None);
-            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-            return Err(LaunchError::Io {
-                path: "metadata service".into(),
-                source,
-            });
-        }
-    };
-    record.phase = Phase::Running;
+    let mut service = Service::new(services.metadata, services.pod, services.dir);
     record.pid = Some(child.as_raw());
     let written = state::write(pod_dir, record);
     let printers: Vec<_> = readers.into_iter().map(spawn_printer).collect();
-    let code = wait_forwarding(child, &signals);
+    let code = wait_forwarding(child, &signals, &mut service);
     service.stop();
     for p in printers {
         let _ = p.join();
@@ -297,22 +279,67 @@ fn start_and_wait(
     Ok(code)
 }
 
-fn wait_forwarding(child: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> i32 {
+/// Waits for the supervisor to exit, forwarding the signals it handles, and starts the metadata
+/// service on its first connection. One thread polls both (a signalfd and the service's
+/// listener): a pod start makes no thread of its own.
+fn wait_forwarding(
+    child: nix::unistd::Pid,
+    signals: &nix::sys::signal::SigSet,
+    service: &mut Service,
+) -> i32 {
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let Ok(sigfd) = SignalFd::with_flags(signals, SfdFlags::SFD_CLOEXEC) else {
+        let _ = kill(child, Signal::SIGKILL);
+        return exit_status(child);
+    };
     loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(nix::sys::wait::WaitStatus::StillAlive) => {}
-            Ok(st) => match st {
-                nix::sys::wait::WaitStatus::Exited(_, code) => return code,
-                _ => return ACRUN_FAILURE,
-            },
-            Err(_) => return ACRUN_FAILURE,
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return code,
+            Ok(_) | Err(_) => return ACRUN_FAILURE,
         }
-        match signals.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
-            Ok(sig) => {
-                let _ = kill(child, sig);
-            }
+        let (signal_ready, client_ready) = wait_for_events(&sigfd, service.waiting_fd());
+        if client_ready && let Err(e) = service.serve() {
+            eprintln!("acrun: metadata service: {e}");
         }
+        if !signal_ready {
+            continue;
+        }
+        if let Ok(Some(info)) = sigfd.read_signal()
+            && let Ok(sig) = Signal::try_from(info.ssi_signo as i32)
+            && sig != Signal::SIGCHLD
+        {
+            let _ = kill(child, sig);
+        }
+    }
+}
+
+/// Blocks until the signalfd or the listener (when there is one) is readable.
+fn wait_for_events(
+    sigfd: &nix::sys::signalfd::SignalFd,
+    listener: Option<std::os::fd::BorrowedFd<'_>>,
+) -> (bool, bool) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut fds = vec![PollFd::new(sigfd.as_fd(), PollFlags::POLLIN)];
+    if let Some(l) = listener {
+        fds.push(PollFd::new(l, PollFlags::POLLIN));
+    }
+    match poll(&mut fds, PollTimeout::NONE) {
+        Ok(_) => {
+            let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+            (ready(&fds[0]), fds.get(1).is_some_and(ready))
+        }
+        // EINTR and the like: look at the child again.
+        Err(_) => (false, false),
+    }
+}
+
+/// The supervisor's exit code once it is gone.
+fn exit_status(child: nix::unistd::Pid) -> i32 {
+    match waitpid(child, None) {
+        Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => code,
+        _ => ACRUN_FAILURE,
     }
 }
 

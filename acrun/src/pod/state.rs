@@ -1,6 +1,8 @@
 //! Pod state on disk, so `acrun list/status/stop/gc` work from another shell: the directory
-//! `<dir>/pods/<uuid>/` holds `state.json` (phase prepared → running → exited, the supervisor's
-//! pid, per-app exit codes, the cgroups to remove), `pod.json` (the reified pod manifest),
+//! `<dir>/pods/<uuid>/` holds `state.json` (written once, when the supervisor exists: phase
+//! running, its pid, the cgroups to remove; a pod being prepared has its lock held and no state
+//! yet, and an exited one is a running one whose lock is free, its exit codes in the
+//! supervisor's `apps/<name>/exit` files — [`current`]), `pod.json` (the reified pod manifest),
 //! `apps/<name>/{upper,work,rootfs,exit}` and `volumes/<name>`. `state.json` is only ever
 //! replaced whole (`appc::atomic_file::replace_unsynced`: no fsync — a machine crash ends the
 //! pod it describes; the directory it may leave unreadable is [`abandoned`] and `acrun gc`
@@ -20,7 +22,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
-    /// Directory and cgroups made; not started.
+    /// Directory and cgroups made; not started. (Written by earlier versions of acrun; this one
+    /// records no state before the supervisor exists.)
     Prepared,
     /// Supervisor running.
     Running,
@@ -164,11 +167,14 @@ pub fn read_exit(pod_dir: &Path, app: &str) -> Option<i32> {
         .ok()
 }
 
-/// The pod's state with what the files say now: a "running" pod whose lock is free has exited,
-/// and app exit codes come from the supervisor's files when the state has none yet.
+/// The pod's state with what the files say now: a "running" pod whose lock is free has exited
+/// (`acrun run` writes the state once, as running, and nothing when the pod ends); app exit
+/// codes come from the supervisor's files when the state has none, and an exited pod's code is
+/// the first non-zero app code, as `acrun run`'s own.
 pub fn current(pod_dir: &Path) -> Result<PodState, StateError> {
     let mut st = read(pod_dir)?;
-    if st.phase == Phase::Running && !is_alive(pod_dir) {
+    let exited = st.phase == Phase::Running && !is_alive(pod_dir);
+    if exited {
         st.phase = Phase::Exited;
         st.pid = None;
     }
@@ -183,6 +189,10 @@ pub fn current(pod_dir: &Path) -> Result<PodState, StateError> {
                 .flatten()
                 .and_then(|r| r.root);
         }
+    }
+    if st.phase == Phase::Exited && st.exit_code.is_none() {
+        let codes: Option<Vec<i32>> = st.apps.iter().map(|a| a.exit_code).collect();
+        st.exit_code = codes.map(|c| c.into_iter().find(|&c| c != 0).unwrap_or(0));
     }
     Ok(st)
 }
