@@ -73,16 +73,32 @@ fn normalize(app: &str, name: &str) -> Result<String, PlanError> {
 
 /// Drops every capability not in `plan` from the bounding, inheritable and ambient sets of this
 /// process. Needs CAP_SETPCAP, so it runs before the uid changes.
+///
+/// One `prctl` per dropped bounding capability and one read and one write of the inheritable
+/// set: no probing of which capabilities the kernel knows first (a capability the kernel does
+/// not know is in no set, and dropping it from the bounding set is refused with EINVAL).
 pub fn apply(plan: &CapabilityPlan) -> Result<(), caps::errors::CapsError> {
     caps::clear(None, CapSet::Ambient)?;
-    let supported = caps::runtime::thread_all_supported();
-    for cap in supported {
-        if !plan.keeps(cap) {
-            caps::drop(None, CapSet::Bounding, cap)?;
-            caps::drop(None, CapSet::Inheritable, cap)?;
+    for cap in caps::all() {
+        if plan.keeps(cap) {
+            continue;
+        }
+        // SAFETY: PR_CAPBSET_DROP takes a capability number and changes only this thread.
+        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap.index())) };
+        match nix::errno::Errno::result(rc) {
+            Ok(_) | Err(nix::errno::Errno::EINVAL) => {}
+            Err(e) => {
+                return Err(caps::errors::CapsError::from(format!(
+                    "PR_CAPBSET_DROP {cap}: {e}"
+                )));
+            }
         }
     }
-    Ok(())
+    let inheritable: caps::CapsHashSet = caps::read(None, CapSet::Inheritable)?
+        .into_iter()
+        .filter(|c| plan.keeps(*c))
+        .collect();
+    caps::set(None, CapSet::Inheritable, &inheritable)
 }
 
 /// Narrows the effective and permitted sets to the plan (for a process that keeps running as root

@@ -55,9 +55,9 @@ pub fn prepare(app: &AppSpec, app_dir: &Path) -> Result<(OwnedFd, RootMode), Set
     )
     .step(|| format!("open {}", target.display()))?;
     let root = Root::in_root(fd);
-    let mut null: Option<OwnedFd> = None;
+    let mut made = Made::default();
     for op in filesystem::view(app) {
-        perform(&root, app, &op, &mut null)?;
+        perform(&root, app, &op, &mut made)?;
     }
     if app.read_only_rootfs {
         mount(
@@ -110,12 +110,26 @@ fn overlay_options(lower: &Path, app_dir: &Path) -> io::Result<String> {
     Ok(s.join(","))
 }
 
-fn perform(
-    root: &Root,
-    app: &AppSpec,
-    op: &MountOp,
-    null: &mut Option<OwnedFd>,
-) -> Result<(), SetupError> {
+/// What earlier steps made that later ones use: acrun's own `/dev/null` (masks bind it) and its
+/// tmpfs `/dev` (devices and symlinks are made in it), each opened once.
+#[derive(Default)]
+struct Made {
+    null: Option<OwnedFd>,
+    dev: Option<OwnedFd>,
+}
+
+impl Made {
+    /// acrun's tmpfs `/dev`, opened on first use (after the tmpfs is mounted).
+    fn dev(&mut self, root: &Root) -> Result<BorrowedFd<'_>, SetupError> {
+        let fd: &OwnedFd = match &mut self.dev {
+            Some(fd) => fd,
+            slot @ None => slot.insert(root.open_dir("/dev").step(|| "open /dev".into())?),
+        };
+        Ok(fd.as_fd())
+    }
+}
+
+fn perform(root: &Root, app: &AppSpec, op: &MountOp, made: &mut Made) -> Result<(), SetupError> {
     let nosuid_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     match op {
         MountOp::Proc(t) => fresh(root, t, "proc", nosuid_nodev | MsFlags::MS_NOEXEC, None),
@@ -145,9 +159,9 @@ fn perform(
             Some("newinstance,ptmxmode=0666,mode=0620"),
         ),
         MountOp::Device { path, major, minor } => {
-            device(root, path, *major, *minor)?;
+            device(made.dev(root)?, path, *major, *minor)?;
             if *path == "/dev/null" {
-                *null = Some(
+                made.null = Some(
                     root.open_path(path, false)
                         .step(|| "open /dev/null".into())?,
                 );
@@ -155,19 +169,18 @@ fn perform(
             Ok(())
         }
         MountOp::Symlink { path, to } => {
-            let dev = root.open_dir("/dev").step(|| "open /dev".into())?;
             let name = Path::new(path).file_name().unwrap_or_default();
-            nix::unistd::symlinkat(*to, &dev, name).step(|| format!("symlink {path}"))
+            nix::unistd::symlinkat(*to, made.dev(root)?, name).step(|| format!("symlink {path}"))
         }
         MountOp::Console(path) => {
             let target = root.create_file(path).step(|| format!("create {path}"))?;
-            bind_null(null, target.as_fd(), path)
+            bind_null(&made.null, target.as_fd(), path)
         }
         MountOp::Volume(i) => match app.mounts.get(*i) {
             Some(v) => volume(root, v),
             None => Ok(()),
         },
-        MountOp::Mask(path) => mask(root, path, null),
+        MountOp::Mask(path) => mask(root, path, &made.null),
         MountOp::ReadOnly(path) => read_only(root, path),
     }
 }
@@ -193,12 +206,11 @@ fn fresh(
     .step(|| format!("mount {fstype} on {target}"))
 }
 
-fn device(root: &Root, path: &str, major: u64, minor: u64) -> Result<(), SetupError> {
-    let dev = root.open_dir("/dev").step(|| "open /dev".into())?;
+fn device(dev: BorrowedFd<'_>, path: &str, major: u64, minor: u64) -> Result<(), SetupError> {
     let name = Path::new(path).file_name().unwrap_or_default();
     let mode = 0o666;
     mknodat(
-        &dev,
+        dev,
         name,
         SFlag::S_IFCHR,
         Mode::from_bits_truncate(mode),
