@@ -8,7 +8,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 OUT=${OUT:-$root/target/bench-fetch.md}
 cargo build --release -q -p acbuild -p acrun
-bin=$root/target/release
+ACBUILD=${ACBUILD:-$root/target/release/acbuild}
+ACRUN=${ACRUN:-$root/target/release/acrun}
 
 work=$(mktemp -d)
 export GNUPGHOME="$work/gnupg"
@@ -16,12 +17,12 @@ trap 'gpgconf --kill gpg-agent 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -m 700 "$GNUPGHOME"
 
 # The image: acbuild recipes/etcd.kdl, signed with an acbuild key trusted for its prefix.
-"$bin/acbuild" keygen --uid "Bench <bench@example.com>" --out "$work/keys" >/dev/null
-"$bin/acbuild" recipes/etcd.kdl --out "$work/out" --sign-key "$work/keys/signing-key.asc" >/dev/null
+"$ACBUILD" keygen --uid "Bench <bench@example.com>" --out "$work/keys" >/dev/null
+"$ACBUILD" recipes/etcd.kdl --out "$work/out" --sign-key "$work/keys/signing-key.asc" >/dev/null
 aci="$work/out/etcd-3.4.23-linux-amd64.aci"
 ls -l "$aci" >&2
 export ACRUN_DIR="$work/state" ACRUN_SYSTEM_TRUST_DIR="$work/none"
-"$bin/acrun" trust --prefix coreos.com/etcd "$work/keys/signing-key.pub.asc" >/dev/null
+"$ACRUN" trust --prefix coreos.com/etcd "$work/keys/signing-key.pub.asc" >/dev/null
 
 # gpg: its own Ed25519 key, signing a copy of the same bytes.
 gpg --batch --passphrase '' --quick-gen-key 'Bench GPG <gpg@example.com>' ed25519 sign never 2>/dev/null
@@ -31,7 +32,7 @@ gpg --batch --yes -u gpg@example.com --armor --detach-sign "$work/gpg.aci"
 hyperfine --warmup 3 --runs ${RUNS:-30} --export-markdown "$OUT" ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/fetch.json"} \
     -n 'acrun fetch (fresh store)' \
     --prepare "rm -rf $work/state/images" \
-    "$bin/acrun fetch $aci" \
+    "$ACRUN fetch $aci" \
     -n 'gpg --verify + tar -xzf' \
     --prepare "rm -rf $work/x && mkdir $work/x" \
     "gpg --batch --verify $work/gpg.aci.asc $work/gpg.aci 2>/dev/null && tar -xzf $work/gpg.aci -C $work/x"

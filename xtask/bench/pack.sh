@@ -7,7 +7,7 @@ for t in /usr/bin/etcd actool hyperfine; do
     command -v "$t" >/dev/null 2>&1 || [ -e "$t" ] || { echo "missing $t (apt-get install etcd-server actool hyperfine)" >&2; exit 1; }
 done
 cargo build --release -q -p acbuild
-ACBUILD="$PWD/target/release/acbuild"
+ACBUILD=${ACBUILD:-$PWD/target/release/acbuild}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/d/rootfs/usr/bin" "$W/d/rootfs/lib/x86_64-linux-gnu" "$W/d/rootfs/lib64"

@@ -7,7 +7,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 OUT=${OUT:-$root/target/bench-sign.md}
 cargo build --release -q -p acbuild -p acrun
-bin=$root/target/release
+ACBUILD=${ACBUILD:-$root/target/release/acbuild}
+ACRUN=${ACRUN:-$root/target/release/acrun}
 
 work=$(mktemp -d)
 export GNUPGHOME="$work/gnupg"
@@ -24,19 +25,19 @@ cp "$work/etcd.aci" "$work/etcd-gpg.aci"
 ls -l "$work/etcd.aci" >&2
 
 # acbuild/acrun: Ed25519 key from acbuild keygen, trusted for the image's prefix.
-"$bin/acbuild" keygen --uid "Bench <bench@example.com>" --out "$work/keys" >/dev/null
+"$ACBUILD" keygen --uid "Bench <bench@example.com>" --out "$work/keys" >/dev/null
 export ACRUN_DIR="$work/state" ACRUN_SYSTEM_TRUST_DIR="$work/none"
-"$bin/acrun" trust --prefix example.com/etcd "$work/keys/signing-key.pub.asc" >/dev/null
+"$ACRUN" trust --prefix example.com/etcd "$work/keys/signing-key.pub.asc" >/dev/null
 
 # gpg: its own Ed25519 key.
 gpg --batch --passphrase '' --quick-gen-key 'Bench GPG <gpg@example.com>' ed25519 sign never 2>/dev/null
 
-"$bin/acbuild" sign --sign-key "$work/keys/signing-key.asc" "$work/etcd.aci" >/dev/null
+"$ACBUILD" sign --sign-key "$work/keys/signing-key.asc" "$work/etcd.aci" >/dev/null
 gpg --batch --yes -u gpg@example.com --armor --detach-sign "$work/etcd-gpg.aci"
 
 hyperfine --warmup 3 --export-markdown "$OUT" ${BENCH_JSON_DIR:+--export-json "$BENCH_JSON_DIR/sign.json"} \
-    -n 'acbuild sign (Ed25519)' "$bin/acbuild sign --sign-key $work/keys/signing-key.asc $work/etcd.aci" \
+    -n 'acbuild sign (Ed25519)' "$ACBUILD sign --sign-key $work/keys/signing-key.asc $work/etcd.aci" \
     -n 'gpg --detach-sign (Ed25519)' "gpg --batch --yes -u gpg@example.com --armor --detach-sign $work/etcd-gpg.aci" \
-    -n 'acrun verify (policy)' "$bin/acrun verify $work/etcd.aci" \
+    -n 'acrun verify (policy)' "$ACRUN verify $work/etcd.aci" \
     -n 'gpg --verify' "gpg --batch --verify $work/etcd-gpg.aci.asc $work/etcd-gpg.aci"
 cat "$OUT"

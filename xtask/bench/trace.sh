@@ -4,7 +4,7 @@
 # (which builds the release binary first), from the workspace root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-acbuild="$PWD/target/release/acbuild"
+acbuild=${ACBUILD:-$PWD/target/release/acbuild}
 [ -x "$acbuild" ] || { echo "build first: cargo build --release -p acbuild" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "apt-get install hyperfine" >&2; exit 1; }
 [ -x /usr/bin/lddtree ] || { echo "apt-get install pax-utils python3-pyelftools" >&2; exit 1; }

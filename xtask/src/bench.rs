@@ -20,7 +20,9 @@ pub const SIDE_BY_SIDE: &[&str] = &[
 ];
 
 /// Run the scripts `names` (all side-by-side ones when empty) and rewrite their tables.
-pub fn run(root: &Path, names: &[String]) -> Result<()> {
+/// `shipped` holds the binaries as released ([`crate::shipped`]): the scripts get them as `ACRUN`
+/// and `ACBUILD`.
+pub fn run(root: &Path, names: &[String], shipped: &Path) -> Result<()> {
     let names: Vec<String> = if names.is_empty() {
         SIDE_BY_SIDE.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -51,8 +53,8 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
                 .arg(&script)
                 .current_dir(root)
                 .env("BENCH_JSON_DIR", &json_dir)
-                .env("ACBUILD", crate::target_dir(root).join("release/acbuild"))
-                .env("ACRUN", crate::target_dir(root).join("release/acrun")),
+                .env("ACBUILD", shipped.join("acbuild"))
+                .env("ACRUN", shipped.join("acrun")),
         )?;
         let tables = tables(&json_dir, name)?;
         if tables.is_empty() {
@@ -60,7 +62,7 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
         }
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
         let block = format!(
-            "Measured {date} by `cargo xtask bench {name}` (release build): {cores} cores, \
+            "Measured {date} by `cargo xtask bench {name}` (shipped static build): {cores} cores, \
              load average {load} when it started.\n\n{}",
             tables.join("\n")
         );

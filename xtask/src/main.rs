@@ -2,11 +2,12 @@
 //!
 //! - `deps [--install]`: check (or, as root, install) the Debian packages in `debian-packages.txt`.
 //! - `test`: arrange the packages, then run the whole test suite (`cargo test --workspace`), then
-//!   the appc ACE validator pod under a release `acrun` (`../shared/conformance/ace/run.sh`).
+//!   the appc ACE validator pod under the shipped `acrun` ([`shipped`];
+//!   `../shared/conformance/ace/run.sh`).
 //! - `image RECIPE...`: arrange the packages, build acbuild in release mode and build the recipes.
 //! - `release [--sign-key FILE] [--base-url URL]... [--skip-tests] [--json]`: see [`release`].
-//! - `bench [NAME...]`: release binaries, then the side-by-side benchmarks, BENCHMARKS.md's
-//!   tables rewritten: see [`bench`].
+//! - `bench [NAME...]`: release binaries (and the shipped ones, [`shipped`]), then the side-by-side
+//!   benchmarks, BENCHMARKS.md's tables rewritten: see [`bench`].
 //!
 //! The workspace is the nearest directory above the current one holding
 //! `xtask/debian-packages.txt` (so a copy of the repository releases itself), else the one this
@@ -14,6 +15,7 @@
 
 mod bench;
 mod release;
+mod shipped;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -84,7 +86,8 @@ fn run(task: Task) -> Result<()> {
         Task::Bench { names } => {
             ensure_packages(true)?;
             cargo(&root, &["build", "--release", "--workspace"])?;
-            bench::run(&root, &names)
+            let shipped = shipped::build(&root, &["acrun", "acbuild"])?;
+            bench::run(&root, &names, &shipped)
         }
     }
 }
@@ -105,11 +108,11 @@ fn ace_validator(root: &Path) -> Result<()> {
         );
         copy
     };
-    cargo(root, &["build", "--release", "-p", "acrun"])?;
+    let bin = shipped::build(root, &["acrun"])?;
     status(
         Command::new("bash")
             .arg(script)
-            .arg(target_dir(root).join("release/acrun"))
+            .arg(bin.join("acrun"))
             .current_dir(root),
     )
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask release`: everything a release publishes, built, tested and checked in one run.
 //!
-//! 1. `acbuild` and `acrun` built `--release --locked`, packed into reproducible
+//! 1. `acbuild` and `acrun` built `--release --locked` as shipped (static, [`crate::shipped`]),
+//!    packed into reproducible
 //!    `dist/NAME-VERSION-ARCH-linux.tar.gz` ([`tarball`]).
 //! 2. Every `recipes/*.kdl` built into `dist/images/` and signed, then tested (`acbuild build
 //!    --test`: each `test` block under the release acrun) unless `--skip-tests`.
@@ -78,19 +79,7 @@ struct BuildEnv<'a> {
 /// Run the release in `root`; the summary is printed, and an error returned if anything failed.
 pub fn run(root: &Path, args: &ReleaseArgs) -> Result<()> {
     let key = signing_key(args)?;
-    crate::cargo(
-        root,
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "acbuild",
-            "-p",
-            "acrun",
-        ],
-    )?;
-    let bin = crate::target_dir(root).join("release");
+    let bin = crate::shipped::build(root, &["acbuild", "acrun"])?;
     let dist = root.join("dist");
     if dist.exists() {
         std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
