@@ -11,10 +11,11 @@
 //! 401.
 //!
 //! Serving: `acrun run`'s main thread polls the listener with its own events; on the first
-//! connection a thread joins the same namespace and runs a tiny_http server on that listener (so
-//! its shutdown wake-up connects inside the pod, not to the host); a pod that never connects
-//! costs no thread. One short thread per request; bodies are capped at 64 KiB. The key is re-read for each sign or verify, so
-//! `acrun metadata rotate-key` takes effect in running pods too.
+//! connection it starts a tiny_http server on that listener, and stops it in the pod's namespace
+//! (tiny_http's shutdown wake-up connects to the listener's address, which must be the pod's, not
+//! the host's); a pod that never connects costs no thread. One short thread per request; bodies
+//! are capped at 64 KiB. The key is re-read for each sign or verify, so `acrun metadata
+//! rotate-key` takes effect in running pods too.
 
 use super::key;
 use super::routes::PodInfo;
@@ -84,29 +85,22 @@ impl Service {
         self.waiting.as_ref().map(|(l, _, _)| l.listener.as_fd())
     }
 
-    /// Starts tiny_http (an accept thread and a thread per request) on the listener, from a
-    /// thread that joined the pod's network namespace (so its shutdown wake-up connects inside
-    /// the pod, not to the host). Does nothing when already serving.
+    /// Starts tiny_http (an accept thread and a thread per request) on the listener. Accepting
+    /// and answering need no namespace: the socket already is the pod's. Does nothing when
+    /// already serving.
     pub fn serve(&mut self) -> std::io::Result<()> {
         let Some((Listening { listener, netns }, pod, dir)) = self.waiting.take() else {
             return Ok(());
         };
-        let home_of_listener = netns.as_ref().map(OwnedFd::try_clone).transpose()?;
         let server = Arc::new(
             tiny_http::Server::from_listener(listener, None)
                 .map_err(|e| std::io::Error::other(e.to_string()))?,
         );
         let serving = Arc::clone(&server);
         self.thread = Some(std::thread::spawn(move || {
-            if let Some(ns) = &netns
-                && let Err(e) = nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-            {
-                eprintln!("acrun: metadata service: join the pod's network namespace: {e}");
-                return;
-            }
             serve(&serving, &Arc::new(pod), &Arc::new(dir));
         }));
-        self.server = Some((server, home_of_listener));
+        self.server = Some((server, netns));
         Ok(())
     }
 

@@ -330,8 +330,10 @@ fn wait_for_events(
             let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
             (ready(&fds[0]), fds.get(1).is_some_and(ready))
         }
-        // EINTR and the like: look at the child again.
-        Err(_) => (false, false),
+        // Interrupted: look at the child again.
+        Err(nix::errno::Errno::EINTR) => (false, false),
+        // Anything else: block in the signalfd's read instead, which SIGCHLD still ends.
+        Err(_) => (true, false),
     }
 }
 
