@@ -173,8 +173,7 @@ pub fn read_exit(pod_dir: &Path, app: &str) -> Option<i32> {
 /// the first non-zero app code, as `acrun run`'s own.
 pub fn current(pod_dir: &Path) -> Result<PodState, StateError> {
     let mut st = read(pod_dir)?;
-    let exited = st.phase == Phase::Running && !is_alive(pod_dir);
-    if exited {
+    if st.phase == Phase::Running && !is_alive(pod_dir) {
         st.phase = Phase::Exited;
         st.pid = None;
     }
@@ -190,9 +189,12 @@ pub fn current(pod_dir: &Path) -> Result<PodState, StateError> {
                 .and_then(|r| r.root);
         }
     }
-    if st.phase == Phase::Exited && st.exit_code.is_none() {
-        let codes: Option<Vec<i32>> = st.apps.iter().map(|a| a.exit_code).collect();
-        st.exit_code = codes.map(|c| c.into_iter().find(|&c| c != 0).unwrap_or(0));
+    if st.phase == Phase::Exited
+        && st.exit_code.is_none()
+        && st.apps.iter().all(|a| a.exit_code.is_some())
+    {
+        let codes: Vec<Option<i32>> = st.apps.iter().map(|a| a.exit_code).collect();
+        st.exit_code = Some(crate::supervisor::pod_exit_code(&codes));
     }
     Ok(st)
 }
@@ -279,6 +281,28 @@ mod tests {
         let st = current(t.path()).unwrap();
         assert_eq!(st.phase, Phase::Exited);
         assert_eq!(st.apps[0].exit_code, Some(3));
+        assert_eq!(st.exit_code, Some(3));
+    }
+
+    /// The pod's code is derived only when every app has one: the first non-zero, else 0.
+    #[test]
+    fn an_exited_pods_code_is_its_first_failing_apps() {
+        let t = tempfile::tempdir().unwrap();
+        let mut st = state("u2");
+        st.apps.push(AppState {
+            name: "b".into(),
+            ..st.apps[0].clone()
+        });
+        for a in ["a", "b"] {
+            std::fs::create_dir_all(t.path().join("apps").join(a)).unwrap();
+        }
+        write(t.path(), &st).unwrap();
+        std::fs::write(exit_file(t.path(), "b"), "4\n").unwrap();
+        assert_eq!(current(t.path()).unwrap().exit_code, None);
+        std::fs::write(exit_file(t.path(), "a"), "0\n").unwrap();
+        assert_eq!(current(t.path()).unwrap().exit_code, Some(4));
+        std::fs::write(exit_file(t.path(), "b"), "0\n").unwrap();
+        assert_eq!(current(t.path()).unwrap().exit_code, Some(0));
     }
 
     #[test]
