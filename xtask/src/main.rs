@@ -216,8 +216,15 @@ fn is_root() -> bool {
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    status(cargo_command(root).args(args))
+}
+
+/// `$CARGO` (or `cargo`), run in `root`.
+fn cargo_command(root: &Path) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    status(Command::new(cargo).args(args).current_dir(root))
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root);
+    cmd
 }
 
 fn status(cmd: &mut Command) -> Result<()> {

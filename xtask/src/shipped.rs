@@ -31,12 +31,10 @@ pub fn build(root: &Path, packages: &[&str]) -> Result<PathBuf> {
     }
     let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
     flags.push_str(" -C target-feature=+crt-static");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     crate::status(
-        Command::new(cargo)
+        crate::cargo_command(root)
             .args(&args)
-            .env("RUSTFLAGS", flags.trim())
-            .current_dir(root),
+            .env("RUSTFLAGS", flags.trim()),
     )?;
     Ok(crate::target_dir(root).join(&triple).join("release"))
 }
