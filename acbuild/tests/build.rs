@@ -8,6 +8,9 @@ use std::process::{Command, Output};
 
 #[path = "support/acbuild_cmd.rs"]
 mod acbuild_cmd;
+#[path = "support/aci_tar.rs"]
+mod aci_tar;
+use aci_tar::extract;
 
 fn recipe(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,17 +52,6 @@ fn build(cwd: &Path, recipe: &Path, out: &Path) -> PathBuf {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     PathBuf::from(summary[0]["path"].as_str().unwrap())
-}
-
-fn extract(aci: &Path, dir: &Path) {
-    let st = Command::new("tar")
-        .arg("-xzf")
-        .arg(aci)
-        .arg("-C")
-        .arg(dir)
-        .status()
-        .unwrap();
-    assert!(st.success());
 }
 
 fn listing(rootfs: &Path) -> BTreeSet<String> {

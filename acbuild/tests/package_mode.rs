@@ -11,6 +11,9 @@ use std::process::{Command, Output};
 
 #[path = "support/acbuild_cmd.rs"]
 mod acbuild_cmd;
+#[path = "support/aci_tar.rs"]
+mod aci_tar;
+use aci_tar::extract;
 
 fn require(tool: &str, package: &str) {
     let found = std::env::var_os("PATH")
@@ -56,18 +59,6 @@ fn build(cache: &Path, recipe: &Path, out: &Path, extra: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn extract(aci: &Path, dir: &Path) {
-    fs::create_dir_all(dir).unwrap();
-    let st = Command::new("tar")
-        .arg("-xzf")
-        .arg(aci)
-        .arg("-C")
-        .arg(dir)
-        .status()
-        .unwrap();
-    assert!(st.success());
 }
 
 const ACI: &str = "etcd-3.4.23-linux-amd64.aci";
