@@ -1,17 +1,23 @@
 #!/bin/sh
 # Warm start of a tiny static program: `acrun run` (image already in the store, rendered) vs
-# `crun run` on the same rootfs. Needs root, gcc, crun, hyperfine (xtask/debian-packages.txt) and a
-# release build of acrun (ACRUN=path, default target/release/acrun).
+# `crun run` on the same rootfs, and the kernel work alone (floor.c: the same namespaces, overlay,
+# mounts, capabilities and seccomp filter, with nothing else; `--bare` is crun's shape, the app
+# exec'd as PID 1 with no confinement). Needs root, gcc, crun, hyperfine
+# (xtask/debian-packages.txt) and a release build of acrun (ACRUN=path, default
+# target/release/acrun).
 # crun 1.8 refuses hybrid cgroup layouts whose cgroup2 lists a controller (hugetlb here), so every
 # case runs in a private mount namespace where an empty file hides
 # /sys/fs/cgroup/unified/cgroup.controllers (runtime-anchors B1/B5); nothing outside changes.
 set -eu
 RUNS=${RUNS:-100}
 ACRUN=$(realpath "${ACRUN:-target/release/acrun}")
+HERE=$(dirname "$(realpath "$0")")
 WORK=$(mktemp -d /tmp/acrun-bench.XXXXXX)
 cd "$WORK"
 printf 'int main(void){return 0;}\n' > true.c
 gcc -static -O2 -o true-static true.c
+gcc -static -O2 -o floor "$HERE/floor.c"
+mkdir floor-base
 mkdir -p img/rootfs/proc img/rootfs/dev img/rootfs/sys
 cp true-static img/rootfs/true
 cat > img/manifest <<'M'
@@ -31,13 +37,19 @@ exec "\$@"
 N
 unshare -m sh ns.sh hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$WORK/result.json" \
   -n "acrun run" "$ACRUN run --insecure-options=image example.com/true" \
-  -n "crun run" "crun run --bundle $WORK/bundle acrun-bench"
+  -n "crun run" "crun run --bundle $WORK/bundle acrun-bench" \
+  -n "floor" "$WORK/floor $WORK/img/rootfs $WORK/floor-base" \
+  -n "floor --bare" "$WORK/floor --bare $WORK/img/rootfs $WORK/floor-base"
 python3 - "$WORK/result.json" <<'P'
 import json, sys
+medians = {}
 for r in json.load(open(sys.argv[1]))["results"]:
     t = sorted(r["times"])
     p = lambda q: t[min(len(t) - 1, int(q * len(t)))] * 1000
+    medians[r["command"]] = p(0.5)
     print(f"{r['command']}: median {p(0.5):.2f} ms, p90 {p(0.9):.2f} ms, min {t[0]*1000:.2f} ms ({len(t)} runs)")
+crun = medians["crun run"]
+print("medians / crun's: " + ", ".join(f"{c} {m / crun:.2f}x" for c, m in medians.items() if c != "crun run"))
 P
 [ -z "${BENCH_JSON_DIR:-}" ] || cp "$WORK/result.json" "$BENCH_JSON_DIR/run.json"
 echo "work dir: $WORK"
