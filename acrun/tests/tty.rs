@@ -155,3 +155,29 @@ fn the_terminal_is_restored_when_acrun_is_told_to_stop() {
         "acrun left its terminal in raw mode"
     );
 }
+
+#[test]
+fn the_pods_own_messages_end_their_lines_while_the_terminal_is_raw() {
+    let w = World::new();
+    // The runner reports the unknown user while acrun's terminal is raw (the relay has started).
+    let script = format!("{RUN} --user no-such-user -- -c 'echo never'; echo code=$?");
+    let o = on_terminal(&w, &script, b"");
+    let out = stdout(&o);
+    let message = "acrun: app busybox: user \"no-such-user\" cannot be resolved";
+    let at = out
+        .find(message)
+        .unwrap_or_else(|| panic!("{}", explain(&o)));
+    let line = &out[at..out[at..].find('\n').map_or(out.len(), |n| at + n + 1)];
+    assert!(
+        line.ends_with("\r\n"),
+        "{line:?} on a raw terminal\n{}",
+        explain(&o)
+    );
+    assert!(out.contains("\r\ncode=254\r\n"), "{}", explain(&o));
+    // The same pod with a user the image has: the app's own lines come through the app's
+    // terminal as before, and only acrun's pipe ends lines itself.
+    let script = format!("{RUN} --user root -- -c 'echo ran; echo two'; echo code=$?");
+    let o = on_terminal(&w, &script, b"");
+    assert!(stdout(&o).contains("ran\r\ntwo\r\n"), "{}", explain(&o));
+    assert!(stdout(&o).contains("code=0\r\n"), "{}", explain(&o));
+}

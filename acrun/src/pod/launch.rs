@@ -3,7 +3,10 @@
 //! then makes the supervisor with one `clone` into the pod's namespaces and waits for it,
 //! forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT, and serves the metadata service while the pod runs.
 //! When `PodSpec::prefix_output` is set (several apps, and `--output-prefix`), each app's stdout
-//! and stderr come back through pipes and are printed line by line with an `[app]` prefix.
+//! and stderr come back through pipes and are printed line by line with an `[app]` prefix. While
+//! an interactive pod has acrun's terminal in raw mode, the supervisor's and runners' own
+//! messages come back through a pipe too, printed with CR LF line ends (raw mode does not add the
+//! CR, and each line would start where the last one ended).
 //!
 //! acrun marks itself non-dumpable before anything else, and the supervisor and runners inherit
 //! it: no app can ptrace them or open their `/proc/PID/{root,fd,exe}` (rkt #3999,
@@ -20,7 +23,7 @@ use crate::metadata::server::{Listening, Service};
 use crate::supervisor::{self, AppOutput};
 use nix::sys::signal::{SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, waitpid};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -202,7 +205,20 @@ fn start_and_wait(
     console: Option<super::tty::Console>,
 ) -> Result<i32, LaunchError> {
     let listeners = super::ports::Listeners::bind(&spec.ports)?;
-    let (outputs, readers) = output_pipes(spec)?;
+    let (outputs, mut readers) = output_pipes(spec)?;
+    let pod_stderr = match &console {
+        Some(_) if std::io::stderr().is_terminal() => {
+            let (reader, writer) = pipe()?;
+            readers.push(Printer {
+                fd: reader,
+                prefix: String::new(),
+                to_stderr: true,
+                crlf: true,
+            });
+            Some(writer)
+        }
+        _ => None,
+    };
     let signals = supervisor::handled_signals();
     let mut old = nix::sys::signal::SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut old)).map_err(|source| {
@@ -216,6 +232,9 @@ fn start_and_wait(
     let netns = services.metadata.netns.as_ref().map(|f| f.as_raw_fd());
     let listener = services.metadata.listener.as_raw_fd();
     let callback = Box::new(|| {
+        if let Some(w) = &pod_stderr {
+            let _ = nix::unistd::dup2_stderr(w);
+        }
         listeners.close_in_child();
         // SAFETY: in the child, closing its copies of two descriptors this process owns.
         unsafe { libc::close(listener) };
@@ -245,6 +264,7 @@ fn start_and_wait(
         )
     };
     drop(outputs);
+    drop(pod_stderr);
     let child = match child {
         Ok(pid) => pid,
         Err(source) => {
@@ -345,34 +365,50 @@ fn exit_status(child: nix::unistd::Pid) -> i32 {
     }
 }
 
-/// A reader end, the app name, and whether it is stderr.
-type Reader = (OwnedFd, String, bool);
+/// A pipe the pod writes into and acrun prints from, a line at a time.
+struct Printer {
+    /// The reading end.
+    fd: OwnedFd,
+    /// Put before each line (`[app] `, or nothing).
+    prefix: String,
+    /// To acrun's stderr rather than its stdout.
+    to_stderr: bool,
+    /// Lines end in CR LF (acrun's terminal is in raw mode).
+    crlf: bool,
+}
 
-fn output_pipes(spec: &PodSpec) -> Result<(Vec<AppOutput>, Vec<Reader>), LaunchError> {
+fn pipe() -> Result<(OwnedFd, OwnedFd), LaunchError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| LaunchError::Sys {
+        what: "pipe",
+        source,
+    })
+}
+
+fn output_pipes(spec: &PodSpec) -> Result<(Vec<AppOutput>, Vec<Printer>), LaunchError> {
     if !spec.prefix_output {
         return Ok((spec.apps.iter().map(|_| None).collect(), vec![]));
     }
     let mut outs = Vec::new();
     let mut readers = Vec::new();
     for app in &spec.apps {
-        let pipe = || {
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| LaunchError::Sys {
-                what: "pipe",
-                source,
-            })
-        };
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        readers.push((out_r, app.name.clone(), false));
-        readers.push((err_r, app.name.clone(), true));
+        for (fd, to_stderr) in [(out_r, false), (err_r, true)] {
+            readers.push(Printer {
+                fd,
+                prefix: format!("[{}] ", app.name),
+                to_stderr,
+                crlf: false,
+            });
+        }
         outs.push(Some((out_w, err_w)));
     }
     Ok((outs, readers))
 }
 
-fn spawn_printer((fd, name, is_err): Reader) -> std::thread::JoinHandle<()> {
+fn spawn_printer(p: Printer) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut input = std::io::BufReader::new(std::fs::File::from(fd));
+        let mut input = std::io::BufReader::new(std::fs::File::from(p.fd));
         let mut line = Vec::new();
         loop {
             line.clear();
@@ -380,16 +416,40 @@ fn spawn_printer((fd, name, is_err): Reader) -> std::thread::JoinHandle<()> {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             }
-            if !line.ends_with(b"\n") {
-                line.push(b'\n');
-            }
-            let mut buf = format!("[{name}] ").into_bytes();
-            buf.extend_from_slice(&line);
-            let _ = if is_err {
+            let mut buf = p.prefix.clone().into_bytes();
+            buf.extend_from_slice(&line_end(&line, p.crlf));
+            let _ = if p.to_stderr {
                 std::io::stderr().lock().write_all(&buf)
             } else {
                 std::io::stdout().lock().write_all(&buf)
             };
         }
     })
+}
+
+/// `line` (as read, up to and with its LF if it has one) ending in LF, or in CR LF when `crlf`.
+fn line_end(line: &[u8], crlf: bool) -> Vec<u8> {
+    let mut text = line.strip_suffix(b"\n").unwrap_or(line);
+    if crlf {
+        text = text.strip_suffix(b"\r").unwrap_or(text);
+    }
+    let mut out = text.to_vec();
+    out.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_end_in_lf_or_in_cr_lf_on_a_raw_terminal() {
+        assert_eq!(line_end(b"a\n", false), b"a\n");
+        assert_eq!(line_end(b"a", false), b"a\n");
+        assert_eq!(line_end(b"a\r\n", false), b"a\r\n");
+        assert_eq!(line_end(b"a\n", true), b"a\r\n");
+        assert_eq!(line_end(b"a", true), b"a\r\n");
+        assert_eq!(line_end(b"a\r\n", true), b"a\r\n");
+        assert_eq!(line_end(b"\n", true), b"\r\n");
+    }
 }
