@@ -143,6 +143,10 @@ pub enum Command {
         /// The app (required when the pod has several).
         #[arg(long)]
         app: Option<String>,
+        /// Give the command a terminal of the pod's own, relayed to acrun's (when acrun's stdin
+        /// is a terminal), as `acrun run --interactive` does.
+        #[arg(long)]
+        interactive: bool,
         /// The command and its arguments (default: /bin/sh).
         #[arg(last = true, value_name = "CMD")]
         cmd: Vec<String>,
@@ -370,8 +374,13 @@ pub fn main() -> ExitCode {
             pod_cmd::stop(&dir, &uuid, std::time::Duration::from_secs(timeout))
                 .map_err(Failure::from)
         }
-        Command::Enter { uuid, app, cmd } => {
-            return crate::enter_cmd::main(&dir, &uuid, app.as_deref(), &cmd);
+        Command::Enter {
+            uuid,
+            app,
+            interactive,
+            cmd,
+        } => {
+            return crate::enter_cmd::main(&dir, &uuid, app.as_deref(), interactive, &cmd);
         }
     };
     match outcome {

@@ -1,4 +1,4 @@
-//! `acrun enter UUID [--app NAME] [-- CMD...]`: finds the pod, checks that it is running, picks
+//! `acrun enter UUID [--app NAME] [--interactive] [-- CMD...]`: finds the pod, checks that it is running, picks
 //! the app (`--app` is required when the pod has several) and hands over to
 //! [`crate::pod::enter`]. Exits with the command's code (128+N for signal N), 254 when acrun
 //! itself fails, 2 for usage errors (no such pod, no such app, `--app` missing).
@@ -80,11 +80,12 @@ pub fn choose_app(st: &PodState, wanted: Option<&str>) -> Result<String, EnterCm
 }
 
 /// Enters app `app` (or the only app) of pod `uuid` under `dir` and runs `cmd` (default
-/// [`DEFAULT_COMMAND`]); returns its exit code.
+/// [`DEFAULT_COMMAND`]), on a terminal of its own when `interactive`; returns its exit code.
 pub fn run(
     dir: &Path,
     uuid: &str,
     app: Option<&str>,
+    interactive: bool,
     cmd: &[String],
 ) -> Result<i32, EnterCmdError> {
     let pod_dir = state::find(dir, uuid)?;
@@ -98,12 +99,18 @@ pub fn run(
     } else {
         cmd.to_vec()
     };
-    Ok(enter::run(&pod_dir, &app, &argv)?)
+    Ok(enter::run(&pod_dir, &app, &argv, interactive)?)
 }
 
 /// `acrun enter` as an exit code: the command's, 2 for usage errors, 254 for acrun's own.
-pub fn main(dir: &Path, uuid: &str, app: Option<&str>, cmd: &[String]) -> ExitCode {
-    match run(dir, uuid, app, cmd) {
+pub fn main(
+    dir: &Path,
+    uuid: &str,
+    app: Option<&str>,
+    interactive: bool,
+    cmd: &[String],
+) -> ExitCode {
+    match run(dir, uuid, app, interactive, cmd) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(254)),
         Err(e) => {
             eprintln!("acrun: {}", escape_keeping_layout(&e.to_string()));

@@ -1,7 +1,8 @@
-//! End-to-end tests of `acrun run --interactive`: on a terminal (script(1) gives acrun one) the
-//! app gets a pseudo terminal of its own — `tty` names it, its size follows acrun's terminal,
-//! typed input reaches the app, acrun's terminal settings come back — and a non-terminal stdin
-//! is passed through as before.
+//! End-to-end tests of `acrun run --interactive` and `acrun enter --interactive`: on a terminal
+//! (script(1) gives acrun one) the app or the entered command gets a pseudo terminal of its own —
+//! `tty` names it, its size follows acrun's terminal, typed input reaches the app, acrun's
+//! terminal settings come back, acrun's own lines keep their line starts — and a non-terminal
+//! stdin is passed through as before.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -9,6 +10,7 @@ mod support;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use support::World;
+use support::pod::Pod;
 use support::running::{busybox, code, explain, run, stdout};
 
 /// Runs the shell command `script` on a new terminal (script(1)), with `input` as what is
@@ -180,4 +182,47 @@ fn the_pods_own_messages_end_their_lines_while_the_terminal_is_raw() {
     let o = on_terminal(&w, &script, b"");
     assert!(stdout(&o).contains("ran\r\ntwo\r\n"), "{}", explain(&o));
     assert!(stdout(&o).contains("code=0\r\n"), "{}", explain(&o));
+}
+
+#[test]
+fn enter_interactive_gives_the_command_a_terminal_of_the_pods_own() {
+    let w = World::new();
+    let aci = busybox(&w);
+    let aci = aci.to_str().unwrap();
+    let pod = Pod::start(
+        &w,
+        &["--insecure-options=image", aci, "--", "-c", "sleep 600"],
+    );
+    // tty, then the controlling terminal's number (field 7 of /proc/self/stat; 0: none).
+    let probe = "tty; cut -d\\  -f7 /proc/self/stat; stty size; echo entered";
+    let script = |flag: &str| {
+        format!(
+            "stty rows 33 cols 77; \"$ACRUN\" enter {flag} {} -- /bin/sh -c '{probe}'; echo code=$?",
+            pod.uuid()
+        )
+    };
+    let o = on_terminal(&w, &script("--interactive"), b"");
+    let out = stdout(&o);
+    assert!(out.contains("/dev/pts/0\r\n"), "{}", explain(&o));
+    let lines: Vec<&str> = out.split("\r\n").collect();
+    let at = lines
+        .iter()
+        .position(|l| l.ends_with("/dev/pts/0"))
+        .unwrap();
+    assert_ne!(
+        lines[at + 1],
+        "0",
+        "no controlling terminal\n{}",
+        explain(&o)
+    );
+    assert_eq!(lines[at + 2], "33 77", "{}", explain(&o));
+    assert!(out.contains("entered\r\ncode=0\r\n"), "{}", explain(&o));
+    // Control: without --interactive the command has the caller's terminal as stdio but not as
+    // its controlling terminal (a session of its own), and no terminal of the pod's.
+    let o = on_terminal(&w, &script(""), b"");
+    let out = stdout(&o);
+    assert!(!out.contains("/dev/pts/0\r\n"), "{}", explain(&o));
+    assert!(out.split("\r\n").any(|l| l == "0"), "{}", explain(&o));
+    assert!(out.contains("entered\r\n"), "{}", explain(&o));
+    drop(pod);
 }

@@ -12,7 +12,10 @@
 //! 4. one `setns` on the pidfd joins the runner's mount, PID, IPC, UTS and network namespaces,
 //!    then `chroot` to the runner's root and `chdir` to the app's working directory;
 //! 5. a fork (so the child is inside the pod's PID namespace) in a new session (so the caller's
-//!    terminal is not its controlling one: no `TIOCSTI` into the host shell); the child becomes
+//!    terminal is not its controlling one: no `TIOCSTI` into the host shell) — with
+//!    `--interactive` on a terminal, the session of a pty opened from the app's own `/dev/ptmx`
+//!    and relayed to the caller's terminal, as for `acrun run --interactive` ([`super::tty`]),
+//!    so the command still never holds the caller's terminal; the child becomes
 //!    an app process through [`super::process::exec`] — stray fds closed, RLIMIT_NOFILE, OOM
 //!    score, capability sets, groups, gid, uid, no-new-privileges, seccomp, exec — the very path
 //!    the app's own processes take;
@@ -28,6 +31,7 @@ use super::app_record::{self, AppRecord, HostProcess, RecordError};
 use super::pidfd;
 use super::process::{self, Credentials};
 use super::runner::{self, ACRUN_FAILURE};
+use super::tty::{self, Console, RelayProcess};
 use crate::isolators::{self, cgroup};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
@@ -75,11 +79,28 @@ pub enum EnterError {
 /// Runs `argv` in app `app` of the pod at `pod_dir`; returns its exit code. The caller has
 /// checked that the pod is running. Must be called from a single-threaded process (joining a
 /// mount namespace requires it); on return the process is inside the app's namespaces.
-pub fn run(pod_dir: &Path, app: &str, argv: &[String]) -> Result<i32, EnterError> {
+pub fn run(
+    pod_dir: &Path,
+    app: &str,
+    argv: &[String],
+    interactive: bool,
+) -> Result<i32, EnterError> {
     let _ = nix::sys::prctl::set_dumpable(false);
     let record = app_record::read(&pod_dir.join("apps").join(app))?
         .ok_or_else(|| EnterError::NotStarted(app.to_owned()))?;
     let filter = record.app.isolators.seccomp.compile(app)?;
+    // The terminal relay, if any, is forked first: it stays in acrun's namespaces and cgroups.
+    let relay = match Console::open(interactive) {
+        Ok(Some(console)) => Some(console.start_process()),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
+    .transpose()
+    .map_err(|source| EnterError::Sys {
+        app: app.to_owned(),
+        what: "the command's terminal",
+        source,
+    })?;
     let sys = |what| {
         move |e: std::io::Error| EnterError::Sys {
             app: app.to_owned(),
@@ -112,7 +133,10 @@ pub fn run(pod_dir: &Path, app: &str, argv: &[String]) -> Result<i32, EnterError
     set_rlimits(&limits).map_err(sys("set the runner's resource limits"))?;
     join(&pidfd, root, &record).map_err(sys("join the app"))?;
     drop(pidfd);
-    spawn_and_wait(&record, argv, filter.as_ref()).map_err(sys("start the command"))
+    let code = spawn_and_wait(&record, argv, filter.as_ref(), relay.as_ref())
+        .map_err(sys("start the command"));
+    drop(relay);
+    code
 }
 
 /// Whether the recorded runner is still the process at its pid.
@@ -203,6 +227,7 @@ fn spawn_and_wait(
     record: &AppRecord,
     argv: &[String],
     filter: Option<&BpfProgram>,
+    relay: Option<&RelayProcess>,
 ) -> std::io::Result<i32> {
     let signals = forwarded();
     let mut old = SigSet::empty();
@@ -214,9 +239,15 @@ fn spawn_and_wait(
     // SAFETY: acrun enter is single-threaded; the child only execs or exits.
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let message = match nix::unistd::setsid() {
-                Ok(_) => process::exec(&record.app, argv, creds, filter),
-                Err(e) => format!("setsid: {e}"),
+            let session = match relay {
+                Some(r) => tty::open_in_pod(r.pod_end(), creds.uid).and_then(|t| tty::attach(&t)),
+                None => nix::unistd::setsid()
+                    .map(drop)
+                    .map_err(|e| format!("setsid: {e}")),
+            };
+            let message = match session {
+                Ok(()) => process::exec(&record.app, argv, creds, filter),
+                Err(m) => m,
             };
             process::report(&record.app.name, &message);
             // SAFETY: leave without the parent's destructors.

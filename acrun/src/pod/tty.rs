@@ -15,6 +15,10 @@
 //!   (Nothing can restore after SIGKILL.) An end of input on acrun's stdin reaches the app as
 //!   the terminal's end-of-file character.
 //!
+//! `acrun enter --interactive` does the same for the entered command, whose process opens the
+//! pair once it has joined the app; the relay there is a process forked before the joins
+//! ([`Console::start_process`]), which blocks the signals `acrun enter` forwards.
+//!
 //! Defends against: an app holding acrun's terminal (TIOCSTI injection into the user's shell,
 //! reading what is typed after the pod ends) — it only ever has the slave of a pty of its own;
 //! a pty from the host's `devpts` that would name a host device in the app.
@@ -140,13 +144,7 @@ impl Console {
         let mut winch = SigSet::empty();
         winch.add(Signal::SIGWINCH);
         let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&winch), None);
-        let stdin = std::io::stdin();
-        let saved = tcgetattr(stdin.as_fd()).ok();
-        if let Some(saved) = &saved {
-            let mut raw = saved.clone();
-            cfmakeraw(&mut raw);
-            let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
-        }
+        let saved = make_raw(std::io::stdin().as_fd());
         drop(self.pod);
         let host = self.host;
         let thread = std::thread::spawn(move || relay(host));
@@ -154,6 +152,79 @@ impl Console {
             thread: Some(thread),
             saved,
         }
+    }
+}
+
+impl Console {
+    /// As [`Console::start`], but the relay runs in a process of its own: for `acrun enter`, which
+    /// cannot start a thread once it has joined the pod's PID namespace. Call it before joining
+    /// anything (the relay stays in acrun's namespaces and cgroups). The relay process blocks the
+    /// signals `acrun enter` forwards, puts acrun's terminal in raw mode once the command's
+    /// terminal arrives, and restores it when that terminal is closed.
+    pub fn start_process(self) -> std::io::Result<RelayProcess> {
+        // SAFETY: called while acrun is single-threaded; the child only relays and exits.
+        match unsafe { nix::unistd::fork() }? {
+            nix::unistd::ForkResult::Child => {
+                drop(self.pod);
+                let mut blocked = crate::supervisor::handled_signals();
+                blocked.add(Signal::SIGWINCH);
+                let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None);
+                if let Some(master) = receive(&self.host) {
+                    drop(self.host);
+                    let stdin = std::io::stdin();
+                    let saved = make_raw(stdin.as_fd());
+                    pump(master);
+                    if let Some(saved) = &saved {
+                        let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, saved);
+                    }
+                }
+                // SAFETY: leave without the parent's destructors.
+                unsafe { libc::_exit(0) }
+            }
+            nix::unistd::ForkResult::Parent { child } => Ok(RelayProcess {
+                child,
+                pod: Some(self.pod),
+                size: self.size,
+            }),
+        }
+    }
+}
+
+/// Puts the terminal `fd` in raw mode; its settings before, to restore (`None`: not a terminal).
+fn make_raw(fd: BorrowedFd<'_>) -> Option<Termios> {
+    let saved = tcgetattr(fd).ok()?;
+    let mut raw = saved.clone();
+    cfmakeraw(&mut raw);
+    let _ = tcsetattr(fd, SetArg::TCSANOW, &raw);
+    Some(saved)
+}
+
+/// A relay in a process of its own ([`Console::start_process`]); dropping it closes acrun's
+/// copy of the pod end and waits for the relay to finish.
+#[derive(Debug)]
+pub struct RelayProcess {
+    child: nix::unistd::Pid,
+    /// acrun's copy of the pod end, until the drop.
+    pod: Option<OwnedFd>,
+    size: Size,
+}
+
+impl RelayProcess {
+    /// What the process that opens the command's terminal needs.
+    pub fn pod_end(&self) -> PodEnd {
+        PodEnd {
+            socket: self.pod.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+            size: self.size,
+        }
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        // The relay ends once the socket's last copy is closed without a terminal, or when the
+        // terminal it got is closed.
+        drop(self.pod.take());
+        while let Err(Errno::EINTR) = nix::sys::wait::waitpid(self.child, None) {}
     }
 }
 
@@ -251,6 +322,11 @@ fn relay(socket: OwnedFd) {
         return;
     };
     drop(socket);
+    pump(master);
+}
+
+/// Copies between acrun's terminal and `master` until the app's side is closed.
+fn pump(master: OwnedFd) {
     let stdin = std::io::stdin();
     let _ = Size::of(stdin.as_fd()).apply(master.as_fd());
     let mut mask = SigSet::empty();
