@@ -2,7 +2,8 @@
 //! atomically by the app's runner once the app's root is built and its user resolved, just before
 //! the first app process starts. It holds the policy (the [`AppSpec`]: isolator plan, environment,
 //! supplementary groups, working directory), the credentials the runner resolved in the image's
-//! own `/etc/passwd` at start, and the runner's host pid with its start time.
+//! own `/etc/passwd` at start, the resource limits the app starts with, and the runner's host pid
+//! with its start time. (The runner may become the app itself: the pid and start time stay.)
 //!
 //! Defends against: an `enter` that runs with less confinement than the app (rkt's
 //! CVE-2019-10144/10145/10147) — everything it applies is the app's own plan; an app that
@@ -31,6 +32,64 @@ pub struct AppRecord {
     /// How the app's root was made (absent in records of older acrun: overlay).
     #[serde(default)]
     pub root: Option<RootMode>,
+    /// The runner's resource limits at start, which the app inherits (but for RLIMIT_NOFILE, which
+    /// [`super::process::exec`] sets for the app and an entered command alike; absent in records of older
+    /// acrun: `enter` reads them from the runner, which stayed root there). Recorded because
+    /// reading another user's limits takes `CAP_SYS_RESOURCE`, which root may not have.
+    #[serde(default)]
+    pub limits: Option<Vec<Limit>>,
+}
+
+/// One resource limit, as `prlimit(2)` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Limit {
+    /// `RLIMIT_*` (the kernel's number).
+    pub resource: u32,
+    /// Soft limit (`RLIM_INFINITY` for none).
+    pub soft: u64,
+    /// Hard limit.
+    pub hard: u64,
+}
+
+/// Every resource limit a process has.
+const RESOURCES: [libc::__rlimit_resource_t; 16] = [
+    libc::RLIMIT_AS,
+    libc::RLIMIT_CORE,
+    libc::RLIMIT_CPU,
+    libc::RLIMIT_DATA,
+    libc::RLIMIT_FSIZE,
+    libc::RLIMIT_LOCKS,
+    libc::RLIMIT_MEMLOCK,
+    libc::RLIMIT_MSGQUEUE,
+    libc::RLIMIT_NICE,
+    libc::RLIMIT_NOFILE,
+    libc::RLIMIT_NPROC,
+    libc::RLIMIT_RSS,
+    libc::RLIMIT_RTPRIO,
+    libc::RLIMIT_RTTIME,
+    libc::RLIMIT_SIGPENDING,
+    libc::RLIMIT_STACK,
+];
+
+/// The resource limits of process `pid` (0: this one).
+pub fn limits_of(pid: i32) -> std::io::Result<Vec<Limit>> {
+    let mut out = Vec::new();
+    for resource in RESOURCES {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: prlimit only writes the struct it is given.
+        if unsafe { libc::prlimit(pid, resource, std::ptr::null(), &mut limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        out.push(Limit {
+            resource,
+            soft: limit.rlim_cur,
+            hard: limit.rlim_max,
+        });
+    }
+    Ok(out)
 }
 
 /// A process named by pid and start time (a pid alone can be recycled).
@@ -161,6 +220,30 @@ mod tests {
         let me = HostProcess::current(Path::new("/proc")).unwrap();
         assert_eq!(me.pid, i32::try_from(std::process::id()).unwrap());
         assert!(me.start_time > 0);
+    }
+
+    #[test]
+    fn this_process_has_its_limits_read_and_an_unknown_pid_none() {
+        let mine = limits_of(0).unwrap();
+        assert_eq!(mine.len(), RESOURCES.len());
+        let mut nofile = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut nofile) },
+            0
+        );
+        let recorded = mine
+            .iter()
+            .find(|l| l.resource == libc::RLIMIT_NOFILE)
+            .unwrap();
+        assert_eq!(
+            (recorded.soft, recorded.hard),
+            (nofile.rlim_cur, nofile.rlim_max)
+        );
+        assert!(limits_of(i32::MAX).is_err());
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //!    `/proc/PID` read, so all of them were the runner's;
 //! 2. the seccomp filter is compiled from the app's plan;
 //! 3. acrun moves into the runner's cgroups (every hierarchy where they differ, from the host's
-//!    `/sys/fs/cgroup`, before leaving the host's mount namespace) and takes its resource limits
-//!    and OOM score (which the app inherited from it);
+//!    `/sys/fs/cgroup`, before leaving the host's mount namespace) and takes its OOM score and
+//!    the resource limits it recorded at start (which the app inherited from it);
 //! 4. one `setns` on the pidfd joins the runner's mount, PID, IPC, UTS and network namespaces,
 //!    then `chroot` to the runner's root and `chdir` to the app's working directory;
 //! 5. a fork (so the child is inside the pod's PID namespace) in a new session (so the caller's
@@ -27,7 +27,7 @@
 //! is closed, the cwd is inside the app's root), and a pod process tracing acrun (non-dumpable,
 //! and acrun itself stays outside the pod's PID namespace).
 
-use super::app_record::{self, AppRecord, HostProcess, RecordError};
+use super::app_record::{self, AppRecord, HostProcess, Limit, RecordError};
 use super::pidfd;
 use super::process::{self, Credentials};
 use super::runner::{self, ACRUN_FAILURE};
@@ -116,7 +116,10 @@ pub fn run(
     let cgroups = std::fs::read_to_string(format!("{proc_dir}/cgroup")).map_err(|_| gone())?;
     let oom_score_adj =
         std::fs::read_to_string(format!("{proc_dir}/oom_score_adj")).map_err(|_| gone())?;
-    let limits = rlimits(runner.pid).map_err(|_| gone())?;
+    let limits = match &record.limits {
+        Some(l) => l.clone(),
+        None => app_record::limits_of(runner.pid).map_err(|_| gone())?,
+    };
     let root = nix::fcntl::open(
         format!("{proc_dir}/root").as_str(),
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -146,48 +149,14 @@ fn check(runner: &HostProcess) -> Option<()> {
     (now == runner.start_time).then_some(())
 }
 
-/// Every resource limit a process has, as `prlimit(2)` names them.
-const RESOURCES: [libc::__rlimit_resource_t; 16] = [
-    libc::RLIMIT_AS,
-    libc::RLIMIT_CORE,
-    libc::RLIMIT_CPU,
-    libc::RLIMIT_DATA,
-    libc::RLIMIT_FSIZE,
-    libc::RLIMIT_LOCKS,
-    libc::RLIMIT_MEMLOCK,
-    libc::RLIMIT_MSGQUEUE,
-    libc::RLIMIT_NICE,
-    libc::RLIMIT_NOFILE,
-    libc::RLIMIT_NPROC,
-    libc::RLIMIT_RSS,
-    libc::RLIMIT_RTPRIO,
-    libc::RLIMIT_RTTIME,
-    libc::RLIMIT_SIGPENDING,
-    libc::RLIMIT_STACK,
-];
-
-/// The resource limits of process `pid` (the runner's are the app's, but for RLIMIT_NOFILE,
-/// which [`process::exec`] sets for both).
-fn rlimits(pid: i32) -> std::io::Result<Vec<(libc::__rlimit_resource_t, libc::rlimit)>> {
-    let mut out = Vec::new();
-    for resource in RESOURCES {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
+fn set_rlimits(limits: &[Limit]) -> std::io::Result<()> {
+    for l in limits {
+        let limit = libc::rlimit {
+            rlim_cur: l.soft,
+            rlim_max: l.hard,
         };
-        // SAFETY: prlimit only writes the struct it is given.
-        if unsafe { libc::prlimit(pid, resource, std::ptr::null(), &mut limit) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        out.push((resource, limit));
-    }
-    Ok(out)
-}
-
-fn set_rlimits(limits: &[(libc::__rlimit_resource_t, libc::rlimit)]) -> std::io::Result<()> {
-    for (resource, limit) in limits {
         // SAFETY: prlimit only reads the struct it is given; pid 0 is this process.
-        if unsafe { libc::prlimit(0, *resource, limit, std::ptr::null_mut()) } != 0 {
+        if unsafe { libc::prlimit(0, l.resource, &limit, std::ptr::null_mut()) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
     }

@@ -55,6 +55,7 @@ fn setup(rt: &AppRuntime<'_>) -> Result<(Credentials, Option<OwnedFd>), String> 
     }
     // Read from acrun's /proc and the host's view before the app's root replaces them.
     let runner = HostProcess::current(Path::new("/proc")).map_err(|e| e.to_string())?;
+    let limits = app_record::limits_of(0).map_err(|e| format!("resource limits: {e}"))?;
     let app_dir = nix::fcntl::open(
         &rt.app_dir,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -78,6 +79,7 @@ fn setup(rt: &AppRuntime<'_>) -> Result<(Credentials, Option<OwnedFd>), String> 
         gid,
         app: rt.app.clone(),
         root: Some(root_mode),
+        limits: Some(limits),
     };
     let dir = PathBuf::from(format!("/proc/self/fd/{}", app_dir.as_raw_fd()));
     app_record::write(&dir, &record).map_err(|e| format!("app record: {e}"))?;
