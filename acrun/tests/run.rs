@@ -134,6 +134,33 @@ fn handlers_run_before_and_after_the_app() {
 }
 
 #[test]
+fn an_app_without_handlers_replaces_its_runner() {
+    let w = World::new();
+    // Nothing runs after the app: the runner execs it, so its parent is the supervisor, PID 1.
+    let o = sh(&w, &[], &[], "grep PPid /proc/$$/status");
+    assert_eq!(stdout(&o), "PPid:\t1\n", "{}", explain(&o));
+    // Control: with a post-stop handler the runner stays between them, to run it afterwards.
+    let host = w.path("log");
+    std::fs::create_dir(&host).unwrap();
+    let app = r#"{"exec":["/bin/sh","-c","grep PPid /proc/$$/status > /log/ppid"],"user":"0","group":"0",
+        "eventHandlers":[{"name":"post-stop","exec":["/bin/sh","-c","echo post >> /log/order"]}],
+        "mountPoints":[{"name":"log","path":"/log"}]}"#;
+    let aci = image(&w, "handlers", app, &[]);
+    let vol = format!("log,kind=host,source={}", host.display());
+    let o = run(&w, &["--volume", &vol, aci.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", explain(&o));
+    let ppid = std::fs::read_to_string(host.join("ppid")).unwrap();
+    assert!(
+        ppid.starts_with("PPid:\t") && ppid != "PPid:\t1\n",
+        "{ppid:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("order")).unwrap(),
+        "post\n"
+    );
+}
+
+#[test]
 fn a_failing_pre_start_stops_the_app() {
     let w = World::new();
     let host = w.path("log");

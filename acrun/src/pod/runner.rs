@@ -5,6 +5,9 @@
 //! `post-stop` — all three as app processes ([`super::process`]), in the same root and with the
 //! same environment. Its exit code is the main process's (128+N for
 //! signal N), the failing `pre-start`'s, or 254 when acrun itself could not start the app.
+//! An app with no handlers and no terminal has nothing to wait for: its runner becomes the main
+//! process (the same [`super::process::exec`]), and the supervisor reaps it directly — one fork
+//! and one hand-over fewer per pod start (0.2–0.5 ms here, BENCHMARKS.md).
 //!
 //! The runner keeps SIGTERM/SIGINT blocked (the supervisor's mask), so a signal the supervisor
 //! forwards to every process of the pod ends the apps while the runner lives on to run
@@ -93,6 +96,13 @@ fn setup(rt: &AppRuntime<'_>) -> Result<(Credentials, Option<OwnedFd>), String> 
 
 fn lifecycle(rt: &AppRuntime<'_>, creds: Credentials, tty: Option<&OwnedFd>) -> i32 {
     let name = &rt.app.name;
+    if rt.app.pre_start.is_none() && rt.app.post_stop.is_none() && tty.is_none() {
+        // Nothing to run before or after the app, and no terminal to hold: the runner becomes
+        // the app, and the supervisor reaps the app itself.
+        let message = process::exec(rt.app, &rt.app.exec, creds, rt.filter.as_ref());
+        process::report(name, &message);
+        return ACRUN_FAILURE;
+    }
     if let Some(pre) = &rt.app.pre_start {
         let code = spawn_and_wait(rt, pre, creds, tty);
         if code != 0 {
