@@ -153,9 +153,7 @@ impl Console {
             saved,
         }
     }
-}
 
-impl Console {
     /// As [`Console::start`], but the relay runs in a process of its own: for `acrun enter`, which
     /// cannot start a thread once it has joined the pod's PID namespace. Call it before joining
     /// anything (the relay stays in acrun's namespaces and cgroups). The relay process blocks the
