@@ -1,5 +1,5 @@
-//! `acrun enter UUID [--app NAME] [--interactive] [-- CMD...]`: finds the pod, checks that it is running, picks
-//! the app (`--app` is required when the pod has several) and hands over to
+//! `acrun enter UUID [--app NAME] [--interactive] [-- CMD...]`: finds the pod, checks that it is
+//! running, picks the app (`--app` is required when the pod has several) and hands over to
 //! [`crate::pod::enter`]. Exits with the command's code (128+N for signal N), 254 when acrun
 //! itself fails, 2 for usage errors (no such pod, no such app, `--app` missing).
 

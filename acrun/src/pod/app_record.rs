@@ -32,10 +32,11 @@ pub struct AppRecord {
     /// How the app's root was made (absent in records of older acrun: overlay).
     #[serde(default)]
     pub root: Option<RootMode>,
-    /// The runner's resource limits at start, which the app inherits (but for RLIMIT_NOFILE, which
-    /// [`super::process::exec`] sets for the app and an entered command alike; absent in records of older
-    /// acrun: `enter` reads them from the runner, which stayed root there). Recorded because
-    /// reading another user's limits takes `CAP_SYS_RESOURCE`, which root may not have.
+    /// The runner's resource limits at start, which the app inherits (but for RLIMIT_NOFILE,
+    /// which [`super::process::exec`] sets for the app and an entered command alike). Absent in
+    /// records of older acrun: `enter` reads them from the runner, which stayed root there.
+    /// Recorded because reading another user's limits takes `CAP_SYS_RESOURCE`, which root may
+    /// not have.
     #[serde(default)]
     pub limits: Option<Vec<Limit>>,
 }
@@ -223,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_its_limits_read_and_an_unknown_pid_none() {
+    fn this_process_has_its_limits_read_and_an_unknown_pid_an_error() {
         let mine = limits_of(0).unwrap();
         assert_eq!(mine.len(), RESOURCES.len());
         let mut nofile = libc::rlimit {
