@@ -90,17 +90,13 @@ pub fn run(
         .ok_or_else(|| EnterError::NotStarted(app.to_owned()))?;
     let filter = record.app.isolators.seccomp.compile(app)?;
     // The terminal relay, if any, is forked first: it stays in acrun's namespaces and cgroups.
-    let relay = match Console::open(interactive) {
-        Ok(Some(console)) => Some(console.start_process()),
-        Ok(None) => None,
-        Err(e) => Some(Err(e)),
-    }
-    .transpose()
-    .map_err(|source| EnterError::Sys {
-        app: app.to_owned(),
-        what: "the command's terminal",
-        source,
-    })?;
+    let relay = Console::open(interactive)
+        .and_then(|console| console.map(Console::start_process).transpose())
+        .map_err(|source| EnterError::Sys {
+            app: app.to_owned(),
+            what: "the command's terminal",
+            source,
+        })?;
     let sys = |what| {
         move |e: std::io::Error| EnterError::Sys {
             app: app.to_owned(),
@@ -178,27 +174,13 @@ fn join(pidfd: &OwnedFd, root: OwnedFd, record: &AppRecord) -> std::io::Result<(
     Ok(())
 }
 
-fn forwarded() -> SigSet {
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGCHLD,
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
-        set.add(s);
-    }
-    set
-}
-
 fn spawn_and_wait(
     record: &AppRecord,
     argv: &[String],
     filter: Option<&BpfProgram>,
     relay: Option<&RelayProcess>,
 ) -> std::io::Result<i32> {
-    let signals = forwarded();
+    let signals = crate::supervisor::handled_signals();
     let mut old = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut old))?;
     let creds = Credentials {
