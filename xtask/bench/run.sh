@@ -14,19 +14,11 @@ ACRUN=$(realpath "${ACRUN:-target/release/acrun}")
 HERE=$(dirname "$(realpath "$0")")
 WORK=$(mktemp -d /tmp/acrun-bench.XXXXXX)
 cd "$WORK"
-printf 'int main(void){return 0;}\n' > true.c
-gcc -static -O2 -o true-static true.c
 gcc -static -O2 -o floor "$HERE/floor.c"
 mkdir floor-base
-mkdir -p img/rootfs/proc img/rootfs/dev img/rootfs/sys
-cp true-static img/rootfs/true
-cat > img/manifest <<'M'
-{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/true","labels":[{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}],"app":{"exec":["/true"],"user":"0","group":"0"}}
-M
-tar -C img -cf true.aci manifest rootfs
 export ACRUN_DIR="$WORK/state"
-"$ACRUN" fetch --insecure-options=image true.aci 2>/dev/null
-"$ACRUN" run --insecure-options=image example.com/true 2>/dev/null   # renders the tree once
+. "$HERE/lib/true-image.sh"
+true_image "$ACRUN"
 mkdir bundle && cp -a img/rootfs bundle/rootfs
 (cd bundle && crun spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"\/true"/' config.json)
 : > empty
