@@ -14,7 +14,10 @@ use support::pod::Pod;
 use support::running::{busybox, code, explain, run, stdout};
 
 /// Runs the shell command `script` on a new terminal (script(1)), with `input` as what is
-/// typed; `$ACRUN` is the acrun binary, `$IMAGE` the busybox image.
+/// typed; `$ACRUN` is the acrun binary, `$IMAGE` the busybox image. script's stdin stays open
+/// until it exits: at its end of input script types the terminal's EOF character, which, read
+/// by acrun's relay in raw mode, would reach the app's terminal and be echoed (`^@`) among the
+/// app's lines, wherever the relay happened to read it.
 fn on_terminal(w: &World, script: &str, input: &[u8]) -> Output {
     let aci = busybox(w);
     let mut child = Command::new("script")
@@ -31,8 +34,9 @@ fn on_terminal(w: &World, script: &str, input: &[u8]) -> Output {
         .expect("script (Debian package bsdutils) is required");
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
     drop(stdin);
-    child.wait_with_output().unwrap()
+    output
 }
 
 const RUN: &str = "\"$ACRUN\" run --insecure-options=image --interactive \"$IMAGE\"";
@@ -205,10 +209,7 @@ fn enter_interactive_gives_the_command_a_terminal_of_the_pods_own() {
     let out = stdout(&o);
     assert!(out.contains("/dev/pts/0\r\n"), "{}", explain(&o));
     let lines: Vec<&str> = out.split("\r\n").collect();
-    let at = lines
-        .iter()
-        .position(|l| l.ends_with("/dev/pts/0"))
-        .unwrap();
+    let at = lines.iter().position(|l| *l == "/dev/pts/0").unwrap();
     assert_ne!(
         lines[at + 1],
         "0",
