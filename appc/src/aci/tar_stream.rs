@@ -102,6 +102,10 @@ pub enum TarError {
     DataInHeaderOnlyType { typeflag: char, size: u64 },
     #[error("extended header at the end of the archive, with no entry after it")]
     DanglingExtension,
+    #[error(
+        "global pax header between an entry's extended headers and the entry: GNU tar applies them to the entry, Go's reader drops them, the tar crate gives them to the global header"
+    )]
+    GlobalAmidExtensions,
     #[error("more than {0} entries")]
     TooManyEntries(u64),
     #[error("data after the end of the archive")]
@@ -185,6 +189,9 @@ impl<R: Read> TarStream<R> {
                     set_once(&mut ext.pax, local_pax(&records)?, "pax")?;
                 }
                 b'g' => {
+                    if ext.long_name.is_some() || ext.long_link.is_some() || ext.pax.is_some() {
+                        return Err(TarError::GlobalAmidExtensions);
+                    }
                     let records = self.pax_header(&raw)?;
                     check_global_pax(&records)?;
                 }
