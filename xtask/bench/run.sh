@@ -2,9 +2,11 @@
 # Warm start of a tiny static program: `acrun run` (image already in the store, rendered) vs
 # `crun run` on the same rootfs, and the kernel work alone (floor.c: the same namespaces, overlay,
 # mounts, capabilities and seccomp filter, with nothing else; `--bare` is crun's shape, the app
-# exec'd as PID 1 with no confinement). Needs root, gcc, crun, hyperfine
-# (xtask/debian-packages.txt) and a release build of acrun (ACRUN=path, default
-# target/release/acrun).
+# exec'd as PID 1 with no confinement). floor.c is built twice: with glibc, whose start-up alone
+# costs a program about a millisecond on this machine (every cpuid traps), and with musl, whose
+# start-up does not (the `/true` rows time the app's start with each libc). Needs root, gcc,
+# musl-gcc, crun, hyperfine (xtask/debian-packages.txt) and a release build of acrun (ACRUN=path,
+# default target/release/acrun).
 # crun 1.8 refuses hybrid cgroup layouts whose cgroup2 lists a controller (hugetlb here), so every
 # case runs in a private mount namespace where an empty file hides
 # /sys/fs/cgroup/unified/cgroup.controllers (runtime-anchors B1/B5); nothing outside changes.
@@ -15,6 +17,12 @@ HERE=$(dirname "$(realpath "$0")")
 WORK=$(mktemp -d /tmp/acrun-bench.XXXXXX)
 cd "$WORK"
 gcc -static -O2 -o floor "$HERE/floor.c"
+# musl's wrapper leaves out /usr/include; floor.c needs the kernel's headers from there.
+mkdir kernel-headers
+for d in linux asm-generic "$(gcc -print-multiarch)/asm"; do ln -s "/usr/include/$d" kernel-headers/; done
+musl-gcc -static -O2 -idirafter kernel-headers -o floor-musl "$HERE/floor.c"
+printf 'int main(void){return 0;}\n' > true-musl.c
+musl-gcc -static -O2 -o true-musl true-musl.c
 mkdir floor-base
 export ACRUN_DIR="$WORK/state"
 . "$HERE/lib/true-image.sh"
@@ -31,7 +39,11 @@ unshare -m sh ns.sh hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$WORK/
   -n "acrun run" "$ACRUN run --insecure-options=image example.com/true" \
   -n "crun run" "crun run --bundle $WORK/bundle acrun-bench" \
   -n "floor" "$WORK/floor $WORK/img/rootfs $WORK/floor-base" \
-  -n "floor --bare" "$WORK/floor --bare $WORK/img/rootfs $WORK/floor-base"
+  -n "floor --bare" "$WORK/floor --bare $WORK/img/rootfs $WORK/floor-base" \
+  -n "floor (musl)" "$WORK/floor-musl $WORK/img/rootfs $WORK/floor-base" \
+  -n "floor --bare (musl)" "$WORK/floor-musl --bare $WORK/img/rootfs $WORK/floor-base" \
+  -n "/true (glibc)" "$WORK/true-static" \
+  -n "/true (musl)" "$WORK/true-musl"
 python3 - "$WORK/result.json" <<'P'
 import json, sys
 medians = {}
