@@ -165,24 +165,21 @@ fn gnu_long_name_and_pax_path_together_are_refused_in_either_order() {
 #[test]
 fn a_global_header_between_an_entrys_extended_headers_and_the_entry_is_refused() {
     for (typeflag, ext) in [(b'L', "long name"), (b'K', "long link"), (b'x', "pax")] {
+        let extended = |t: &mut TarWriter<Vec<u8>>| {
+            if typeflag == b'x' {
+                t.pax(b'x', &[("path", b"rootfs/c")]);
+            } else {
+                t.long(typeflag, b"rootfs/c");
+            }
+        };
         let mut t = TarWriter::vec();
-        t.base();
-        if typeflag == b'x' {
-            t.pax(b'x', &[("path", b"rootfs/c")]);
-        } else {
-            t.long(typeflag, b"rootfs/c");
-        }
+        extended(t.base());
         t.pax(b'g', &[("comment", b"hello")])
             .symlink("rootfs/a", "b");
         assert_refused(&t.finished(), "global pax header between");
         // Control: the global header first, then the same extended header and its entry.
         let mut t = TarWriter::vec();
-        t.base().pax(b'g', &[("comment", b"hello")]);
-        if typeflag == b'x' {
-            t.pax(b'x', &[("path", b"rootfs/c")]);
-        } else {
-            t.long(typeflag, b"rootfs/c");
-        }
+        extended(t.base().pax(b'g', &[("comment", b"hello")]));
         t.symlink("rootfs/a", "b");
         let info = assert_accepted(&t.finished());
         let e = &info.entries[2];

@@ -3,7 +3,7 @@
 # `crun run` on the same rootfs, and the kernel work alone (floor.c: the same namespaces, overlay,
 # mounts, capabilities and seccomp filter, with nothing else; `--bare` is crun's shape, the app
 # exec'd as PID 1 with no confinement). floor.c is built twice: with glibc, whose start-up alone
-# costs a program about a millisecond on this machine (every cpuid traps), and with musl, whose
+# costs a program 0.7-0.8 ms on this machine (every cpuid traps), and with musl, whose
 # start-up does not (the `/true` rows time the app's start with each libc). Needs root, gcc,
 # musl-gcc, crun, hyperfine (xtask/debian-packages.txt) and a release build of acrun (ACRUN=path,
 # default target/release/acrun).
@@ -21,12 +21,11 @@ gcc -static -O2 -o floor "$HERE/floor.c"
 mkdir kernel-headers
 for d in linux asm-generic "$(gcc -print-multiarch)/asm"; do ln -s "/usr/include/$d" kernel-headers/; done
 musl-gcc -static -O2 -idirafter kernel-headers -o floor-musl "$HERE/floor.c"
-printf 'int main(void){return 0;}\n' > true-musl.c
-musl-gcc -static -O2 -o true-musl true-musl.c
 mkdir floor-base
 export ACRUN_DIR="$WORK/state"
 . "$HERE/lib/true-image.sh"
 true_image "$ACRUN"
+musl-gcc -static -O2 -o true-musl true.c
 mkdir bundle && cp -a img/rootfs bundle/rootfs
 (cd bundle && crun spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"\/true"/' config.json)
 : > empty
