@@ -4,7 +4,8 @@
 
 mod support;
 
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use support::World;
 use support::running::{acrun, busybox, code, explain, image, run, sh, stdout};
 
@@ -114,18 +115,25 @@ fn environment_user_and_group() {
     assert_eq!(code(&o), 254, "{}", explain(&o));
 }
 
+/// Runs an image of `app` (a manifest's app JSON that mounts volume `log` at `/log`) with a host
+/// directory as that volume; the output and the directory.
+fn run_with_log(w: &World, app: &str) -> (Output, PathBuf) {
+    let host = w.path("log");
+    std::fs::create_dir(&host).unwrap();
+    let aci = image(w, "handlers", app, &[]);
+    let vol = format!("log,kind=host,source={}", host.display());
+    let o = run(w, &["--volume", &vol, aci.to_str().unwrap()]);
+    (o, host)
+}
+
 #[test]
 fn handlers_run_before_and_after_the_app() {
     let w = World::new();
-    let host = w.path("log");
-    std::fs::create_dir(&host).unwrap();
     let app = r#"{"exec":["/bin/sh","-c","echo main >> /log/order"],"user":"0","group":"0",
         "eventHandlers":[{"name":"pre-start","exec":["/bin/sh","-c","echo pre > /log/order"]},
                          {"name":"post-stop","exec":["/bin/sh","-c","echo post >> /log/order"]}],
         "mountPoints":[{"name":"log","path":"/log"}]}"#;
-    let aci = image(&w, "handlers", app, &[]);
-    let vol = format!("log,kind=host,source={}", host.display());
-    let o = run(&w, &["--volume", &vol, aci.to_str().unwrap()]);
+    let (o, host) = run_with_log(&w, app);
     assert_eq!(code(&o), 0, "{}", explain(&o));
     assert_eq!(
         std::fs::read_to_string(host.join("order")).unwrap(),
@@ -140,14 +148,10 @@ fn an_app_without_handlers_replaces_its_runner() {
     let o = sh(&w, &[], &[], "grep PPid /proc/$$/status");
     assert_eq!(stdout(&o), "PPid:\t1\n", "{}", explain(&o));
     // Control: with a post-stop handler the runner stays between them, to run it afterwards.
-    let host = w.path("log");
-    std::fs::create_dir(&host).unwrap();
     let app = r#"{"exec":["/bin/sh","-c","grep PPid /proc/$$/status > /log/ppid"],"user":"0","group":"0",
         "eventHandlers":[{"name":"post-stop","exec":["/bin/sh","-c","echo post >> /log/order"]}],
         "mountPoints":[{"name":"log","path":"/log"}]}"#;
-    let aci = image(&w, "handlers", app, &[]);
-    let vol = format!("log,kind=host,source={}", host.display());
-    let o = run(&w, &["--volume", &vol, aci.to_str().unwrap()]);
+    let (o, host) = run_with_log(&w, app);
     assert_eq!(code(&o), 0, "{}", explain(&o));
     let ppid = std::fs::read_to_string(host.join("ppid")).unwrap();
     assert!(
@@ -163,14 +167,10 @@ fn an_app_without_handlers_replaces_its_runner() {
 #[test]
 fn a_failing_pre_start_stops_the_app() {
     let w = World::new();
-    let host = w.path("log");
-    std::fs::create_dir(&host).unwrap();
     let app = r#"{"exec":["/bin/sh","-c","echo main >> /log/order"],"user":"0","group":"0",
         "eventHandlers":[{"name":"pre-start","exec":["/bin/sh","-c","echo pre > /log/order; exit 4"]}],
         "mountPoints":[{"name":"log","path":"/log"}]}"#;
-    let aci = image(&w, "handlers", app, &[]);
-    let vol = format!("log,kind=host,source={}", host.display());
-    let o = run(&w, &["--volume", &vol, aci.to_str().unwrap()]);
+    let (o, host) = run_with_log(&w, app);
     assert_eq!(code(&o), 4, "{}", explain(&o));
     assert_eq!(
         std::fs::read_to_string(host.join("order")).unwrap(),
